@@ -1,0 +1,193 @@
+package engine
+
+import (
+	"fmt"
+	"unsafe"
+
+	"github.com/ebitengine/purego"
+)
+
+// api holds the C functions of libllama and libggml that the engine calls.
+// Every field is bound by name in bindAPI; names follow the C symbols.
+type api struct {
+	// version and process set-up
+	llamaVersion          func() string
+	ggmlVersion           func() string
+	llamaBackendInit      func()
+	llamaLogSet           func(cb uintptr, ud uintptr)
+	llamaPrintSystemInfo  func() string
+	llamaSupportsGPU      func() bool
+	llamaModelDefaults    func() cModelParams
+	llamaContextDefaults  func() cContextParams
+	ggmlLoadAllFromPath   func(dir string)
+	ggmlBackendRegCount   func() uint64
+	ggmlBackendRegGet     func(i uint64) uintptr
+	ggmlBackendRegName    func(reg uintptr) string
+	ggmlBackendDevCount   func() uint64
+	ggmlBackendDevGet     func(i uint64) uintptr
+	ggmlBackendDevName    func(dev uintptr) string
+	ggmlBackendDevDesc    func(dev uintptr) string
+	ggmlBackendDevType    func(dev uintptr) int32
+	ggmlBackendDevMemory  func(dev uintptr, free, total *uint64)
+	llamaModelLoad        func(path string, p cModelParams) uintptr
+	llamaModelFree        func(m uintptr)
+	llamaModelGetVocab    func(m uintptr) uintptr
+	llamaModelDesc        func(m uintptr, buf *byte, n uint64) int32
+	llamaModelSize        func(m uintptr) uint64
+	llamaModelNParams     func(m uintptr) uint64
+	llamaModelNCtxTrain   func(m uintptr) int32
+	llamaModelNEmbd       func(m uintptr) int32
+	llamaModelNLayer      func(m uintptr) int32
+	llamaModelNHead       func(m uintptr) int32
+	llamaModelNHeadKV     func(m uintptr) int32
+	llamaModelIsRecurrent func(m uintptr) bool
+	llamaModelIsHybrid    func(m uintptr) bool
+	llamaModelChatTmpl    func(m uintptr, name *byte) string
+	llamaModelMetaValStr  func(m uintptr, key string, buf *byte, n uint64) int32
+	llamaModelMetaCount   func(m uintptr) int32
+	llamaModelMetaKeyIdx  func(m uintptr, i int32, buf *byte, n uint64) int32
+	llamaModelMetaValIdx  func(m uintptr, i int32, buf *byte, n uint64) int32
+
+	// vocabulary
+	llamaVocabType     func(v uintptr) int32
+	llamaVocabNTokens  func(v uintptr) int32
+	llamaVocabGetText  func(v uintptr, t int32) string
+	llamaVocabGetAttr  func(v uintptr, t int32) int32
+	llamaVocabIsEOG    func(v uintptr, t int32) bool
+	llamaVocabIsCtrl   func(v uintptr, t int32) bool
+	llamaVocabBOS      func(v uintptr) int32
+	llamaVocabEOS      func(v uintptr) int32
+	llamaVocabEOT      func(v uintptr) int32
+	llamaVocabNL       func(v uintptr) int32
+	llamaVocabPad      func(v uintptr) int32
+	llamaVocabAddBOS   func(v uintptr) bool
+	llamaVocabAddEOS   func(v uintptr) bool
+	llamaTokenize      func(v uintptr, text unsafe.Pointer, n int32, out unsafe.Pointer, max int32, addSpecial, parseSpecial bool) int32
+	llamaTokenToPiece  func(v uintptr, t int32, buf unsafe.Pointer, n int32, lstrip int32, special bool) int32
+	llamaDetokenize    func(v uintptr, toks unsafe.Pointer, n int32, buf unsafe.Pointer, max int32, removeSpecial, unparseSpecial bool) int32
+	llamaInitFromModel func(m uintptr, p cContextParams) uintptr
+
+	// context
+	llamaFree           func(c uintptr)
+	llamaNCtx           func(c uintptr) uint32
+	llamaNBatch         func(c uintptr) uint32
+	llamaNUBatch        func(c uintptr) uint32
+	llamaNSeqMax        func(c uintptr) uint32
+	llamaSetNThreads    func(c uintptr, n, nb int32)
+	llamaBatchInit      func(n, embd, nSeqMax int32) cBatch
+	llamaBatchFree      func(b cBatch)
+	llamaDecode         func(c uintptr, b cBatch) int32
+	llamaGetLogitsIth   func(c uintptr, i int32) unsafe.Pointer
+	llamaGetMemory      func(c uintptr) uintptr
+	llamaMemoryClear    func(mem uintptr, data bool)
+	llamaMemorySeqRm    func(mem uintptr, seq, p0, p1 int32) bool
+	llamaMemorySeqCp    func(mem uintptr, src, dst, p0, p1 int32)
+	llamaMemoryPosMin   func(mem uintptr, seq int32) int32
+	llamaMemoryPosMax   func(mem uintptr, seq int32) int32
+	llamaStateSeqSize   func(c uintptr, seq int32) uint64
+	llamaStateSeqGet    func(c uintptr, dst unsafe.Pointer, n uint64, seq int32) uint64
+	llamaStateSeqSet    func(c uintptr, src unsafe.Pointer, n uint64, seq int32) uint64
+	llamaPerfContext    func(c uintptr) cPerfContextData
+	llamaPerfCtxReset   func(c uintptr)
+	llamaSynchronize    func(c uintptr)
+}
+
+// bindAPI resolves every function of a against the library handle. A missing
+// symbol is an error naming it: such a library is not a libllama this engine
+// can drive.
+func bindAPI(h uintptr, a *api) error {
+	table := []struct {
+		fn   any
+		name string
+	}{
+		{&a.llamaVersion, "llama_version"},
+		{&a.ggmlVersion, "ggml_version"},
+		{&a.llamaBackendInit, "llama_backend_init"},
+		{&a.llamaLogSet, "llama_log_set"},
+		{&a.llamaPrintSystemInfo, "llama_print_system_info"},
+		{&a.llamaSupportsGPU, "llama_supports_gpu_offload"},
+		{&a.llamaModelDefaults, "llama_model_default_params"},
+		{&a.llamaContextDefaults, "llama_context_default_params"},
+		{&a.ggmlLoadAllFromPath, "ggml_backend_load_all_from_path"},
+		{&a.ggmlBackendRegCount, "ggml_backend_reg_count"},
+		{&a.ggmlBackendRegGet, "ggml_backend_reg_get"},
+		{&a.ggmlBackendRegName, "ggml_backend_reg_name"},
+		{&a.ggmlBackendDevCount, "ggml_backend_dev_count"},
+		{&a.ggmlBackendDevGet, "ggml_backend_dev_get"},
+		{&a.ggmlBackendDevName, "ggml_backend_dev_name"},
+		{&a.ggmlBackendDevDesc, "ggml_backend_dev_description"},
+		{&a.ggmlBackendDevType, "ggml_backend_dev_type"},
+		{&a.ggmlBackendDevMemory, "ggml_backend_dev_memory"},
+		{&a.llamaModelLoad, "llama_model_load_from_file"},
+		{&a.llamaModelFree, "llama_model_free"},
+		{&a.llamaModelGetVocab, "llama_model_get_vocab"},
+		{&a.llamaModelDesc, "llama_model_desc"},
+		{&a.llamaModelSize, "llama_model_size"},
+		{&a.llamaModelNParams, "llama_model_n_params"},
+		{&a.llamaModelNCtxTrain, "llama_model_n_ctx_train"},
+		{&a.llamaModelNEmbd, "llama_model_n_embd"},
+		{&a.llamaModelNLayer, "llama_model_n_layer"},
+		{&a.llamaModelNHead, "llama_model_n_head"},
+		{&a.llamaModelNHeadKV, "llama_model_n_head_kv"},
+		{&a.llamaModelIsRecurrent, "llama_model_is_recurrent"},
+		{&a.llamaModelIsHybrid, "llama_model_is_hybrid"},
+		{&a.llamaModelChatTmpl, "llama_model_chat_template"},
+		{&a.llamaModelMetaValStr, "llama_model_meta_val_str"},
+		{&a.llamaModelMetaCount, "llama_model_meta_count"},
+		{&a.llamaModelMetaKeyIdx, "llama_model_meta_key_by_index"},
+		{&a.llamaModelMetaValIdx, "llama_model_meta_val_str_by_index"},
+		{&a.llamaVocabType, "llama_vocab_type"},
+		{&a.llamaVocabNTokens, "llama_vocab_n_tokens"},
+		{&a.llamaVocabGetText, "llama_vocab_get_text"},
+		{&a.llamaVocabGetAttr, "llama_vocab_get_attr"},
+		{&a.llamaVocabIsEOG, "llama_vocab_is_eog"},
+		{&a.llamaVocabIsCtrl, "llama_vocab_is_control"},
+		{&a.llamaVocabBOS, "llama_vocab_bos"},
+		{&a.llamaVocabEOS, "llama_vocab_eos"},
+		{&a.llamaVocabEOT, "llama_vocab_eot"},
+		{&a.llamaVocabNL, "llama_vocab_nl"},
+		{&a.llamaVocabPad, "llama_vocab_pad"},
+		{&a.llamaVocabAddBOS, "llama_vocab_get_add_bos"},
+		{&a.llamaVocabAddEOS, "llama_vocab_get_add_eos"},
+		{&a.llamaTokenize, "llama_tokenize"},
+		{&a.llamaTokenToPiece, "llama_token_to_piece"},
+		{&a.llamaDetokenize, "llama_detokenize"},
+		{&a.llamaInitFromModel, "llama_init_from_model"},
+		{&a.llamaFree, "llama_free"},
+		{&a.llamaNCtx, "llama_n_ctx"},
+		{&a.llamaNBatch, "llama_n_batch"},
+		{&a.llamaNUBatch, "llama_n_ubatch"},
+		{&a.llamaNSeqMax, "llama_n_seq_max"},
+		{&a.llamaSetNThreads, "llama_set_n_threads"},
+		{&a.llamaBatchInit, "llama_batch_init"},
+		{&a.llamaBatchFree, "llama_batch_free"},
+		{&a.llamaDecode, "llama_decode"},
+		{&a.llamaGetLogitsIth, "llama_get_logits_ith"},
+		{&a.llamaGetMemory, "llama_get_memory"},
+		{&a.llamaMemoryClear, "llama_memory_clear"},
+		{&a.llamaMemorySeqRm, "llama_memory_seq_rm"},
+		{&a.llamaMemorySeqCp, "llama_memory_seq_cp"},
+		{&a.llamaMemoryPosMin, "llama_memory_seq_pos_min"},
+		{&a.llamaMemoryPosMax, "llama_memory_seq_pos_max"},
+		{&a.llamaStateSeqSize, "llama_state_seq_get_size"},
+		{&a.llamaStateSeqGet, "llama_state_seq_get_data"},
+		{&a.llamaStateSeqSet, "llama_state_seq_set_data"},
+		{&a.llamaPerfContext, "llama_perf_context"},
+		{&a.llamaPerfCtxReset, "llama_perf_context_reset"},
+		{&a.llamaSynchronize, "llama_synchronize"},
+	}
+	for _, e := range table {
+		sym, err := purego.Dlsym(h, e.name)
+		if err != nil || sym == 0 {
+			return fmt.Errorf("symbol %s not found: %w", e.name, ErrWrongLibrary)
+		}
+		purego.RegisterFunc(e.fn, sym)
+	}
+	return nil
+}
+
+// hasSymbol reports whether the library exports name.
+func hasSymbol(h uintptr, name string) bool {
+	sym, err := purego.Dlsym(h, name)
+	return err == nil && sym != 0
+}

@@ -1,0 +1,332 @@
+package engine
+
+import (
+	"errors"
+	"fmt"
+	"runtime"
+	"time"
+	"unsafe"
+)
+
+// Errors of Context.Decode, testable with errors.Is.
+var (
+	// ErrContextFull: the tokens do not fit in the context window (n_ctx) or
+	// the memory has no free slot for them (llama_decode returned 1).
+	ErrContextFull = errors.New("context is full")
+	// ErrDecode: llama_decode failed for another reason.
+	ErrDecode = errors.New("decode failed")
+)
+
+// FlashAttn chooses flash attention; the zero value lets llama.cpp decide.
+type FlashAttn int
+
+// Flash attention settings.
+const (
+	FlashAttnAuto FlashAttn = iota
+	FlashAttnOn
+	FlashAttnOff
+)
+
+// ContextParams are the options of a new context. Zero fields take
+// llama.cpp's defaults, except Threads (all CPUs) and perf counters (on).
+type ContextParams struct {
+	NCtx         int // context window in tokens; 0: the model's training context
+	NBatch       int // most tokens one Decode call hands to llama_decode (default 2048, capped at NCtx)
+	NUBatch      int // physical batch (default 512)
+	NSeqMax      int // sequences (default 1)
+	Threads      int // generation threads (default: runtime.NumCPU())
+	ThreadsBatch int // prompt threads (default: Threads)
+	FlashAttn    FlashAttn
+	NoPerf       bool // turn llama.cpp's perf counters off
+}
+
+// Context is an inference context of a model: its memory (KV cache or
+// recurrent state), a batch and the logits of the last decode. A Context is
+// not safe for concurrent use.
+type Context struct {
+	model  *Model
+	ptr    uintptr
+	mem    uintptr
+	nCtx   int
+	nBatch int
+	nVocab int
+
+	batch    cBatch
+	bTok     []int32
+	bPos     []int32
+	bNSeq    []int32
+	bSeq     []*int32
+	bLogits  []int8
+	lastBase int // index in the last Decode's tokens of the last chunk's first token
+	lastN    int // tokens in the last Decode call
+}
+
+// NewContext creates an inference context.
+func (m *Model) NewContext(p ContextParams) (*Context, error) {
+	l := m.lib
+	cp := l.ctxDefault
+	if p.NCtx < 0 || p.NBatch < 0 || p.NUBatch < 0 || p.NSeqMax < 0 || p.Threads < 0 || p.ThreadsBatch < 0 {
+		return nil, fmt.Errorf("new context: negative parameter in %+v", p)
+	}
+	cp.NCtx = uint32(p.NCtx)
+	if p.NBatch > 0 {
+		cp.NBatch = uint32(p.NBatch)
+	}
+	if p.NCtx > 0 && int(cp.NBatch) > p.NCtx {
+		cp.NBatch = uint32(p.NCtx)
+	}
+	if p.NUBatch > 0 {
+		cp.NUBatch = uint32(p.NUBatch)
+	}
+	if cp.NUBatch > cp.NBatch {
+		cp.NUBatch = cp.NBatch
+	}
+	if p.NSeqMax > 0 {
+		cp.NSeqMax = uint32(p.NSeqMax)
+	}
+	threads := p.Threads
+	if threads == 0 {
+		threads = runtime.NumCPU()
+	}
+	tb := p.ThreadsBatch
+	if tb == 0 {
+		tb = threads
+	}
+	cp.NThreads, cp.NThreadsBatch = int32(threads), int32(tb)
+	switch p.FlashAttn {
+	case FlashAttnOn:
+		cp.FlashAttnType = 1
+	case FlashAttnOff:
+		cp.FlashAttnType = 0
+	default:
+		cp.FlashAttnType = -1
+	}
+	cp.NoPerf = p.NoPerf
+	takeRecentLog()
+	ptr := l.c.llamaInitFromModel(m.ptr, cp)
+	if ptr == 0 {
+		return nil, fmt.Errorf("new context for %s: llama_init_from_model failed: %s", m.Info.Path, takeRecentLog())
+	}
+	c := &Context{
+		model:  m,
+		ptr:    ptr,
+		mem:    l.c.llamaGetMemory(ptr),
+		nCtx:   int(l.c.llamaNCtx(ptr)),
+		nBatch: int(l.c.llamaNBatch(ptr)),
+		nVocab: m.Info.VocabSize,
+	}
+	nseq := int32(l.c.llamaNSeqMax(ptr))
+	c.batch = l.c.llamaBatchInit(int32(c.nBatch), 0, nseq)
+	n := c.nBatch
+	c.bTok = unsafe.Slice((*int32)(c.batch.Token), n)
+	c.bPos = unsafe.Slice((*int32)(c.batch.Pos), n)
+	c.bNSeq = unsafe.Slice((*int32)(c.batch.NSeqID), n)
+	c.bSeq = unsafe.Slice((**int32)(c.batch.SeqID), n)
+	c.bLogits = unsafe.Slice((*int8)(c.batch.Logits), n)
+	return c, nil
+}
+
+// Close frees the context and its batch.
+func (c *Context) Close() {
+	if c.ptr == 0 {
+		return
+	}
+	c.model.lib.c.llamaBatchFree(c.batch)
+	c.model.lib.c.llamaFree(c.ptr)
+	c.ptr = 0
+}
+
+// Model returns the context's model.
+func (c *Context) Model() *Model { return c.model }
+
+// NCtx is the context window in tokens, as llama.cpp rounded it.
+func (c *Context) NCtx() int { return c.nCtx }
+
+// NBatch is the most tokens that one llama_decode takes.
+func (c *Context) NBatch() int { return c.nBatch }
+
+// NVocab is the length of one row of logits.
+func (c *Context) NVocab() int { return c.nVocab }
+
+// Outputs says which positions of a Decode get logits.
+type Outputs int
+
+// Output selections.
+const (
+	LogitsNone Outputs = iota
+	LogitsLast
+	LogitsAll
+)
+
+// Decode evaluates tokens at positions pos, pos+1, ... of sequence seq.
+// With LogitsLast a long prompt is split into batches of NBatch tokens; with
+// LogitsAll the tokens must fit in one batch. Logits(i) then reads the
+// logits of tokens[i].
+func (c *Context) Decode(tokens []Token, pos, seq int, out Outputs) error {
+	if out == LogitsAll && len(tokens) > c.nBatch {
+		return fmt.Errorf("decode %d tokens with logits for all: more than the batch size %d", len(tokens), c.nBatch)
+	}
+	return c.decode(tokens, pos, seq, func(i int) bool {
+		return out == LogitsAll || (out == LogitsLast && i == len(tokens)-1)
+	})
+}
+
+// DecodeSelect is Decode with logits for the tokens i where want[i]. The
+// tokens must fit in one batch.
+func (c *Context) DecodeSelect(tokens []Token, pos, seq int, want []bool) error {
+	if len(want) != len(tokens) {
+		return fmt.Errorf("decode: %d tokens but %d output flags", len(tokens), len(want))
+	}
+	if len(tokens) > c.nBatch {
+		return fmt.Errorf("decode %d tokens with chosen outputs: more than the batch size %d", len(tokens), c.nBatch)
+	}
+	return c.decode(tokens, pos, seq, func(i int) bool { return want[i] })
+}
+
+func (c *Context) decode(tokens []Token, pos, seq int, want func(int) bool) error {
+	if len(tokens) == 0 {
+		return fmt.Errorf("decode: no tokens")
+	}
+	if pos < 0 || pos+len(tokens) > c.nCtx {
+		return fmt.Errorf("decode %d tokens at position %d: %w (n_ctx %d); use a larger context (-c) or a shorter prompt/generation",
+			len(tokens), pos, ErrContextFull, c.nCtx)
+	}
+	for _, t := range tokens {
+		if t < 0 || int(t) >= c.nVocab {
+			return fmt.Errorf("decode: token id %d outside the vocabulary (0..%d)", t, c.nVocab-1)
+		}
+	}
+	c.lastN = len(tokens)
+	for base := 0; base < len(tokens); base += c.nBatch {
+		n := min(c.nBatch, len(tokens)-base)
+		for i := range n {
+			c.bTok[i] = tokens[base+i]
+			c.bPos[i] = int32(pos + base + i)
+			c.bNSeq[i] = 1
+			*c.bSeq[i] = int32(seq)
+			c.bLogits[i] = 0
+			if want(base + i) {
+				c.bLogits[i] = 1
+			}
+		}
+		c.batch.NTokens = int32(n)
+		c.lastBase = base
+		rc := c.model.lib.c.llamaDecode(c.ptr, c.batch)
+		switch {
+		case rc == 0:
+		case rc == 1:
+			return fmt.Errorf("decode %d tokens at position %d: %w: no memory slot (n_ctx %d)", n, pos+base, ErrContextFull, c.nCtx)
+		case rc == 2:
+			return fmt.Errorf("decode at position %d: %w: aborted", pos+base, ErrDecode)
+		default:
+			return fmt.Errorf("decode %d tokens at position %d: %w: llama_decode returned %d: %s", n, pos+base, ErrDecode, rc, takeRecentLog())
+		}
+	}
+	return nil
+}
+
+// Logits returns the logits of tokens[i] of the last Decode (negative i
+// counts from the end), without copying: the slice aliases llama.cpp's
+// buffer and is valid only until the next Decode or Close. It returns nil
+// when no logits were requested for that token.
+func (c *Context) Logits(i int) []float32 {
+	if i < 0 {
+		i += c.lastN
+	}
+	j := i - c.lastBase
+	if i < 0 || j < 0 || i >= c.lastN || c.bLogits[j] == 0 {
+		return nil
+	}
+	p := c.model.lib.c.llamaGetLogitsIth(c.ptr, int32(j))
+	if p == nil {
+		return nil
+	}
+	return unsafe.Slice((*float32)(p), c.nVocab)
+}
+
+// RemoveTail removes positions [from, ∞) of sequence seq from memory. It
+// returns false when the memory cannot drop a partial tail (recurrent and
+// hybrid models); the memory is then unchanged.
+func (c *Context) RemoveTail(seq, from int) bool {
+	return c.model.lib.c.llamaMemorySeqRm(c.mem, int32(seq), int32(from), -1)
+}
+
+// RemoveSeq removes all of sequence seq (seq < 0: every sequence). Removing
+// a whole sequence always works.
+func (c *Context) RemoveSeq(seq int) {
+	c.model.lib.c.llamaMemorySeqRm(c.mem, int32(seq), -1, -1)
+}
+
+// CopySeq copies positions [p0, p1) of sequence src to dst (p1 < 0: to the end).
+func (c *Context) CopySeq(src, dst, p0, p1 int) {
+	c.model.lib.c.llamaMemorySeqCp(c.mem, int32(src), int32(dst), int32(p0), int32(p1))
+}
+
+// PosMax is the largest position of seq in memory, -1 when empty.
+func (c *Context) PosMax(seq int) int { return int(c.model.lib.c.llamaMemoryPosMax(c.mem, int32(seq))) }
+
+// PosMin is the smallest position of seq in memory, -1 when empty.
+func (c *Context) PosMin(seq int) int { return int(c.model.lib.c.llamaMemoryPosMin(c.mem, int32(seq))) }
+
+// ClearMemory empties the memory of every sequence.
+func (c *Context) ClearMemory() { c.model.lib.c.llamaMemoryClear(c.mem, true) }
+
+// StateSize is the number of bytes SaveState needs for seq now.
+func (c *Context) StateSize(seq int) int { return int(c.model.lib.c.llamaStateSeqSize(c.ptr, int32(seq))) }
+
+// SaveState copies the state of sequence seq (its KV cells or recurrent
+// state) into dst, grown as needed, and returns it. Reusing dst across calls
+// avoids an allocation per checkpoint.
+func (c *Context) SaveState(dst []byte, seq int) ([]byte, error) {
+	n := c.StateSize(seq)
+	if cap(dst) < n {
+		dst = make([]byte, n)
+	}
+	dst = dst[:n]
+	if n == 0 {
+		return dst, nil
+	}
+	got := c.model.lib.c.llamaStateSeqGet(c.ptr, unsafe.Pointer(unsafe.SliceData(dst)), uint64(n), int32(seq))
+	if int(got) != n {
+		return nil, fmt.Errorf("save state of sequence %d: wrote %d of %d bytes", seq, got, n)
+	}
+	return dst, nil
+}
+
+// LoadState replaces sequence seq with a state saved by SaveState.
+func (c *Context) LoadState(seq int, state []byte) error {
+	if len(state) == 0 {
+		return fmt.Errorf("load state of sequence %d: empty state", seq)
+	}
+	got := c.model.lib.c.llamaStateSeqSet(c.ptr, unsafe.Pointer(unsafe.SliceData(state)), uint64(len(state)), int32(seq))
+	if got == 0 {
+		return fmt.Errorf("load state of sequence %d: llama.cpp refused it: %s", seq, takeRecentLog())
+	}
+	return nil
+}
+
+// SetThreads changes the generation and prompt thread counts.
+func (c *Context) SetThreads(gen, batch int) {
+	c.model.lib.c.llamaSetNThreads(c.ptr, int32(gen), int32(batch))
+}
+
+// Perf is llama.cpp's own timing of a context.
+type Perf struct {
+	Load        time.Duration
+	PromptEval  time.Duration // time in prompt batches
+	Eval        time.Duration // time in single-token and small batches
+	NPromptEval int           // tokens evaluated as prompt
+	NEval       int           // evaluations (calls) counted as generation
+	NReused     int
+}
+
+// Perf reads the context's perf counters (zeros when NoPerf was set).
+func (c *Context) Perf() Perf {
+	d := c.model.lib.c.llamaPerfContext(c.ptr)
+	ms := func(v float64) time.Duration { return time.Duration(v * float64(time.Millisecond)) }
+	return Perf{Load: ms(d.TLoadMs), PromptEval: ms(d.TPEvalMs), Eval: ms(d.TEvalMs),
+		NPromptEval: int(d.NPEval), NEval: int(d.NEval), NReused: int(d.NReused)}
+}
+
+// ResetPerf zeroes the perf counters.
+func (c *Context) ResetPerf() { c.model.lib.c.llamaPerfCtxReset(c.ptr) }

@@ -1,0 +1,295 @@
+package engine
+
+import (
+	"errors"
+	"fmt"
+	"unsafe"
+
+	"github.com/speclab/speclab/engine/gguf"
+)
+
+// Token is a llama_token: an id in a model's vocabulary.
+type Token = int32
+
+// ErrLoad: libllama refused a model that passed speclab's own GGUF checks.
+var ErrLoad = errors.New("libllama could not load the model")
+
+// LoadMode is llama_load_mode: how weights are brought into memory.
+type LoadMode int32
+
+// Load modes of the pinned build; other values abort inside libllama, so
+// ModelParams rejects them.
+const (
+	LoadAuto      LoadMode = -1
+	LoadNone      LoadMode = 0
+	LoadMmap      LoadMode = 1
+	LoadMlock     LoadMode = 2
+	LoadMmapMlock LoadMode = 3
+	LoadDirectIO  LoadMode = 4
+)
+
+// ModelParams are the load options of a model.
+type ModelParams struct {
+	// GPULayers is the number of layers offloaded to a GPU: 0 none,
+	// negative all (llama.cpp's -ngl 999). The zero value keeps everything on
+	// the CPU.
+	GPULayers int
+	// LoadMode chooses mmap, mlock or direct I/O; the zero value is LoadNone,
+	// set LoadAuto for llama.cpp's default.
+	LoadMode LoadMode
+	// VocabOnly loads the vocabulary and metadata without weights.
+	VocabOnly bool
+}
+
+// VocabType is llama_vocab_type.
+type VocabType int32
+
+func (v VocabType) String() string {
+	switch v {
+	case 0:
+		return "none"
+	case 1:
+		return "SPM"
+	case 2:
+		return "BPE"
+	case 3:
+		return "WPM"
+	case 4:
+		return "UGM"
+	case 5:
+		return "RWKV"
+	case 6:
+		return "PLaMo2"
+	}
+	return fmt.Sprintf("vocab-type(%d)", int32(v))
+}
+
+// ModelInfo is what libllama reports about a loaded model.
+type ModelInfo struct {
+	Path         string
+	Architecture string // general.architecture
+	Name         string // general.name
+	Description  string // llama_model_desc, e.g. "llama 7M F16"
+	Params       uint64 // llama_model_n_params
+	Size         uint64 // bytes of weights, llama_model_size
+	CtxTrain     int
+	Embd         int
+	Layers       int
+	Heads        int
+	HeadsKV      int
+	Recurrent    bool // all layers recurrent (mamba, rwkv)
+	Hybrid       bool // recurrent and attention layers (jamba, qwen35, ...)
+	VocabType    VocabType
+	VocabSize    int
+	BOS, EOS     Token // -1 when absent
+	EOT, NL, Pad Token
+	AddBOS       bool
+	AddEOS       bool
+	ChatTemplate string // empty when the model has none
+}
+
+// Model is a loaded GGUF model. A Model must be closed; it must outlive its
+// contexts.
+type Model struct {
+	lib   *Lib
+	ptr   uintptr
+	vocab uintptr
+	File  *gguf.File // the header as read and validated in Go
+	Info  ModelInfo
+}
+
+// LoadModel validates path in Go (package gguf) and then loads it into
+// libllama. A corrupt or truncated file is reported without libllama ever
+// reading it.
+func (l *Lib) LoadModel(path string, p ModelParams) (*Model, error) {
+	if p.LoadMode < LoadAuto || p.LoadMode > LoadDirectIO {
+		return nil, fmt.Errorf("load %s: load mode %d is not one of -1..4", path, p.LoadMode)
+	}
+	f, err := gguf.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("load model: %w", err)
+	}
+	mp := l.modelDefault
+	mp.NGPULayers = int32(p.GPULayers)
+	if p.GPULayers < 0 {
+		mp.NGPULayers = -1
+	}
+	mp.LoadMode = int32(p.LoadMode)
+	mp.VocabOnly = p.VocabOnly
+	takeRecentLog()
+	ptr := l.c.llamaModelLoad(path, mp)
+	if ptr == 0 {
+		why := takeRecentLog()
+		if why == "" {
+			why = "no reason given"
+		}
+		return nil, fmt.Errorf("load %s: %w: llama.cpp said: %s", path, ErrLoad, why)
+	}
+	m := &Model{lib: l, ptr: ptr, File: f}
+	m.vocab = l.c.llamaModelGetVocab(ptr)
+	m.Info = m.info(path, p.VocabOnly)
+	return m, nil
+}
+
+// Close frees the model. Contexts of the model must be closed first.
+func (m *Model) Close() {
+	if m.ptr != 0 {
+		m.lib.c.llamaModelFree(m.ptr)
+		m.ptr = 0
+	}
+}
+
+func (m *Model) info(path string, vocabOnly bool) ModelInfo {
+	c := &m.lib.c
+	var buf [256]byte
+	n := c.llamaModelDesc(m.ptr, &buf[0], uint64(len(buf)))
+	desc := ""
+	if n > 0 {
+		desc = string(buf[:min(int(n), len(buf)-1)])
+	}
+	info := ModelInfo{
+		Path:         path,
+		Architecture: m.Meta("general.architecture"),
+		Name:         m.Meta("general.name"),
+		Description:  desc,
+		Params:       c.llamaModelNParams(m.ptr),
+		Size:         c.llamaModelSize(m.ptr),
+		CtxTrain:     int(c.llamaModelNCtxTrain(m.ptr)),
+		Embd:         int(c.llamaModelNEmbd(m.ptr)),
+		Recurrent:    c.llamaModelIsRecurrent(m.ptr),
+		Hybrid:       c.llamaModelIsHybrid(m.ptr),
+		VocabType:    VocabType(c.llamaVocabType(m.vocab)),
+		VocabSize:    int(c.llamaVocabNTokens(m.vocab)),
+		BOS:          c.llamaVocabBOS(m.vocab),
+		EOS:          c.llamaVocabEOS(m.vocab),
+		EOT:          c.llamaVocabEOT(m.vocab),
+		NL:           c.llamaVocabNL(m.vocab),
+		Pad:          c.llamaVocabPad(m.vocab),
+		AddBOS:       c.llamaVocabAddBOS(m.vocab),
+		AddEOS:       c.llamaVocabAddEOS(m.vocab),
+		ChatTemplate: c.llamaModelChatTmpl(m.ptr, nil),
+	}
+	// Per-layer hyperparameters abort inside libllama when the model has
+	// no layers loaded (vocab-only).
+	if !vocabOnly {
+		info.Layers = int(c.llamaModelNLayer(m.ptr))
+		if info.Layers > 0 {
+			info.Heads = int(c.llamaModelNHead(m.ptr))
+			info.HeadsKV = int(c.llamaModelNHeadKV(m.ptr))
+		}
+	}
+	return info
+}
+
+// Meta returns a metadata value as libllama renders it ("" when absent).
+func (m *Model) Meta(key string) string {
+	buf := make([]byte, 512)
+	for {
+		n := m.lib.c.llamaModelMetaValStr(m.ptr, key, &buf[0], uint64(len(buf)))
+		if n < 0 {
+			return ""
+		}
+		if int(n) < len(buf) {
+			return string(buf[:n])
+		}
+		buf = make([]byte, n+1)
+	}
+}
+
+// CanRemoveTail reports whether this model's memory can drop the tail of a
+// sequence (llama_memory_seq_rm of a suffix). Transformers with a KV cache
+// can; recurrent and hybrid models (mamba, qwen35, ...) cannot, and a
+// speculative loop must checkpoint their state instead. It is a real probe:
+// a small context decodes two tokens and tries to remove the second.
+func (m *Model) CanRemoveTail() (bool, error) {
+	if m.File != nil && m.Info.VocabSize == 0 {
+		return false, fmt.Errorf("probe %s: model has no vocabulary", m.Info.Path)
+	}
+	ctx, err := m.NewContext(ContextParams{NCtx: 64, NBatch: 8, Threads: 1})
+	if err != nil {
+		return false, fmt.Errorf("probe tail removal: %w", err)
+	}
+	defer ctx.Close()
+	tok := Token(0)
+	if m.Info.BOS >= 0 {
+		tok = m.Info.BOS
+	}
+	if err := ctx.Decode([]Token{tok, tok}, 0, 0, LogitsNone); err != nil {
+		return false, fmt.Errorf("probe tail removal: %w", err)
+	}
+	return ctx.RemoveTail(0, 1), nil
+}
+
+// Vocab reads of single tokens.
+
+// TokenText is the token's text as stored in the vocabulary (for BPE vocabs
+// in GPT-2's byte-to-unicode form).
+func (m *Model) TokenText(t Token) string { return m.lib.c.llamaVocabGetText(m.vocab, t) }
+
+// IsEOG reports whether t ends generation (EOS, EOT, ...).
+func (m *Model) IsEOG(t Token) bool { return m.lib.c.llamaVocabIsEOG(m.vocab, t) }
+
+// IsControl reports whether t is a control token.
+func (m *Model) IsControl(t Token) bool { return m.lib.c.llamaVocabIsCtrl(m.vocab, t) }
+
+// TokenAttr is llama_token_attr, a bit set.
+func (m *Model) TokenAttr(t Token) int32 { return m.lib.c.llamaVocabGetAttr(m.vocab, t) }
+
+// Tokenize converts text to tokens. addSpecial adds BOS/EOS as the model is
+// configured to; parseSpecial lets special-token text (e.g. "<|im_start|>")
+// become the special token instead of plain text.
+func (m *Model) Tokenize(text string, addSpecial, parseSpecial bool) ([]Token, error) {
+	if len(text) > 1<<30 {
+		return nil, fmt.Errorf("tokenize: text of %d bytes is too long", len(text))
+	}
+	out := make([]Token, len(text)+8)
+	tp := unsafe.Pointer(unsafe.StringData(text))
+	if len(text) == 0 {
+		tp = nil
+	}
+	for range 2 {
+		n := m.lib.c.llamaTokenize(m.vocab, tp, int32(len(text)), unsafe.Pointer(unsafe.SliceData(out)), int32(len(out)), addSpecial, parseSpecial)
+		if n >= 0 {
+			return out[:n], nil
+		}
+		if n == -2147483648 {
+			return nil, fmt.Errorf("tokenize: too many tokens")
+		}
+		out = make([]Token, -n)
+	}
+	return nil, fmt.Errorf("tokenize: buffer size mismatch")
+}
+
+// Piece appends the text of one token to dst. special renders control
+// tokens as their text. The piece may be a partial UTF-8 sequence.
+func (m *Model) Piece(dst []byte, t Token, special bool) []byte {
+	var buf [64]byte
+	n := m.lib.c.llamaTokenToPiece(m.vocab, t, unsafe.Pointer(&buf[0]), int32(len(buf)), 0, special)
+	if n >= 0 {
+		return append(dst, buf[:n]...)
+	}
+	big := make([]byte, -n)
+	n = m.lib.c.llamaTokenToPiece(m.vocab, t, unsafe.Pointer(&big[0]), int32(len(big)), 0, special)
+	if n < 0 {
+		return dst
+	}
+	return append(dst, big[:n]...)
+}
+
+// Detokenize converts tokens back to text. removeSpecial drops BOS/EOS where
+// the model adds them; unparseSpecial renders special tokens as text.
+func (m *Model) Detokenize(toks []Token, removeSpecial, unparseSpecial bool) (string, error) {
+	if len(toks) == 0 {
+		return "", nil
+	}
+	buf := make([]byte, len(toks)*8+16)
+	for range 2 {
+		n := m.lib.c.llamaDetokenize(m.vocab, unsafe.Pointer(unsafe.SliceData(toks)), int32(len(toks)),
+			unsafe.Pointer(unsafe.SliceData(buf)), int32(len(buf)), removeSpecial, unparseSpecial)
+		if n >= 0 {
+			return string(buf[:n]), nil
+		}
+		buf = make([]byte, -n)
+	}
+	return "", fmt.Errorf("detokenize: buffer size mismatch")
+}
