@@ -122,9 +122,9 @@ var knownBuilds = []knownBuild{{
 	ggmlVersion:  "0.25.1",
 	origin:       "@node-llama-cpp/linux-x64@3.22.1 (llama.cpp release v0.5.0)",
 	symbols: []string{
-		"llama_n_rs_seq",              // n_rs_seq in llama_context_params @16
-		"llama_model_n_layer_nextn",   // load_mtp in llama_model_params @77
-		"llama_load_mode_name",        // load_mode enum @24
+		"llama_n_rs_seq",            // n_rs_seq in llama_context_params @16
+		"llama_model_n_layer_nextn", // load_mtp in llama_model_params @77
+		"llama_load_mode_name",      // load_mode enum @24
 		"llama_state_seq_get_size_ext",
 		"llama_memory_seq_rm",
 	},

@@ -68,28 +68,28 @@ type api struct {
 	llamaInitFromModel func(m uintptr, p cContextParams) uintptr
 
 	// context
-	llamaFree           func(c uintptr)
-	llamaNCtx           func(c uintptr) uint32
-	llamaNBatch         func(c uintptr) uint32
-	llamaNUBatch        func(c uintptr) uint32
-	llamaNSeqMax        func(c uintptr) uint32
-	llamaSetNThreads    func(c uintptr, n, nb int32)
-	llamaBatchInit      func(n, embd, nSeqMax int32) cBatch
-	llamaBatchFree      func(b cBatch)
-	llamaDecode         func(c uintptr, b cBatch) int32
-	llamaGetLogitsIth   func(c uintptr, i int32) unsafe.Pointer
-	llamaGetMemory      func(c uintptr) uintptr
-	llamaMemoryClear    func(mem uintptr, data bool)
-	llamaMemorySeqRm    func(mem uintptr, seq, p0, p1 int32) bool
-	llamaMemorySeqCp    func(mem uintptr, src, dst, p0, p1 int32)
-	llamaMemoryPosMin   func(mem uintptr, seq int32) int32
-	llamaMemoryPosMax   func(mem uintptr, seq int32) int32
-	llamaStateSeqSize   func(c uintptr, seq int32) uint64
-	llamaStateSeqGet    func(c uintptr, dst unsafe.Pointer, n uint64, seq int32) uint64
-	llamaStateSeqSet    func(c uintptr, src unsafe.Pointer, n uint64, seq int32) uint64
-	llamaPerfContext    func(c uintptr) cPerfContextData
-	llamaPerfCtxReset   func(c uintptr)
-	llamaSynchronize    func(c uintptr)
+	llamaFree         func(c uintptr)
+	llamaNCtx         func(c uintptr) uint32
+	llamaNBatch       func(c uintptr) uint32
+	llamaNUBatch      func(c uintptr) uint32
+	llamaNSeqMax      func(c uintptr) uint32
+	llamaSetNThreads  func(c uintptr, n, nb int32)
+	llamaBatchInit    func(n, embd, nSeqMax int32) cBatch
+	llamaBatchFree    func(b cBatch)
+	llamaDecode       func(c uintptr, b cBatch) int32
+	llamaGetLogitsIth func(c uintptr, i int32) unsafe.Pointer
+	llamaGetMemory    func(c uintptr) uintptr
+	llamaMemoryClear  func(mem uintptr, data bool)
+	llamaMemorySeqRm  func(mem uintptr, seq, p0, p1 int32) bool
+	llamaMemorySeqCp  func(mem uintptr, src, dst, p0, p1 int32)
+	llamaMemoryPosMin func(mem uintptr, seq int32) int32
+	llamaMemoryPosMax func(mem uintptr, seq int32) int32
+	llamaStateSeqSize func(c uintptr, seq int32) uint64
+	llamaStateSeqGet  func(c uintptr, dst unsafe.Pointer, n uint64, seq int32) uint64
+	llamaStateSeqSet  func(c uintptr, src unsafe.Pointer, n uint64, seq int32) uint64
+	llamaPerfContext  func(c uintptr) cPerfContextData
+	llamaPerfCtxReset func(c uintptr)
+	llamaSynchronize  func(c uintptr)
 }
 
 // bindAPI resolves every function of a against the library handle. A missing

@@ -272,7 +272,9 @@ func (c *Context) PosMin(seq int) int { return int(c.model.lib.c.llamaMemoryPosM
 func (c *Context) ClearMemory() { c.model.lib.c.llamaMemoryClear(c.mem, true) }
 
 // StateSize is the number of bytes SaveState needs for seq now.
-func (c *Context) StateSize(seq int) int { return int(c.model.lib.c.llamaStateSeqSize(c.ptr, int32(seq))) }
+func (c *Context) StateSize(seq int) int {
+	return int(c.model.lib.c.llamaStateSeqSize(c.ptr, int32(seq)))
+}
 
 // SaveState copies the state of sequence seq (its KV cells or recurrent
 // state) into dst, grown as needed, and returns it. Reusing dst across calls
