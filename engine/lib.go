@@ -71,22 +71,27 @@ func Open(opt LibOptions) (*Lib, error) {
 	}
 	libMu.Lock()
 	defer libMu.Unlock()
-	if loadedLib != nil {
-		if sameFile(loadedLib.Location.Lib, loc.Lib) {
-			return loadedLib, nil
-		}
-		return nil, fmt.Errorf("load %s: %w (%s); run a separate process per library", loc.Lib, ErrOtherLibLoaded, loadedLib.Location.Lib)
+	if loadedLib != nil && sameFile(loadedLib.Location.Lib, loc.Lib) {
+		return loadedLib, nil
 	}
 	allow := opt.AllowUnknownBuild || os.Getenv(EnvAllowUnknown) == "1"
-	l, err := load(loc, allow)
+	l, err := check(loc, allow)
 	if err != nil {
+		return nil, err
+	}
+	if loadedLib != nil {
+		return nil, fmt.Errorf("load %s: %w (%s); run a separate process per library", loc.Lib, ErrOtherLibLoaded, loadedLib.Location.Lib)
+	}
+	if err := l.start(); err != nil {
 		return nil, err
 	}
 	loadedLib = l
 	return l, nil
 }
 
-func load(loc llamalib.Location, allowUnknown bool) (*Lib, error) {
+// check opens the library and runs the ABI guard without starting it, so
+// that a wrong library is reported as such even when another one is loaded.
+func check(loc llamalib.Location, allowUnknown bool) (*Lib, error) {
 	if err := checkELF(loc.Lib); err != nil {
 		return nil, fmt.Errorf("load %s (from %s): %w", loc.Lib, loc.Source, err)
 	}
@@ -124,13 +129,18 @@ func load(loc llamalib.Location, allowUnknown bool) (*Lib, error) {
 	if err := checkDefaults(l.modelDefault, l.ctxDefault); err != nil {
 		return nil, fmt.Errorf("load %s: ABI check failed: %v: %w", loc.Lib, err, ErrUnknownBuild)
 	}
+	return l, nil
+}
+
+// start initialises llama.cpp and loads the ggml backends beside the library.
+func (l *Lib) start() error {
 	installLogger(l)
 	l.c.llamaBackendInit()
-	l.c.ggmlLoadAllFromPath(loc.Dir)
+	l.c.ggmlLoadAllFromPath(l.Location.Dir)
 	if len(l.Devices()) == 0 {
-		return nil, fmt.Errorf("load %s: no compute device after loading the ggml backends from %s (are the libggml-cpu-*.so files there?)", loc.Lib, loc.Dir)
+		return fmt.Errorf("load %s: no compute device after loading the ggml backends from %s (are the libggml-cpu-*.so files there?)", l.Location.Lib, l.Location.Dir)
 	}
-	return l, nil
+	return nil
 }
 
 // identify returns the known build matching version and the symbols it

@@ -1,0 +1,133 @@
+package engine_test
+
+import (
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/speclab/speclab/engine"
+	"github.com/speclab/speclab/internal/testenv"
+)
+
+// readVectors reads llama.cpp's tokenizer test vectors: inputs separated by
+// "\n__ggml_vocab_test__\n", one line of expected ids per input.
+func readVectors(t *testing.T, base string) (inputs []string, want [][]engine.Token) {
+	t.Helper()
+	raw, err := os.ReadFile(base + ".inp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := os.ReadFile(base + ".out")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const sep = "\n__ggml_vocab_test__\n"
+	s := string(raw)
+	for pos := 0; pos < len(s); {
+		next := strings.Index(s[pos:], sep)
+		if next < 0 {
+			inputs = append(inputs, s[pos:])
+			break
+		}
+		inputs = append(inputs, s[pos:pos+next])
+		pos += next + len(sep)
+	}
+	lines := strings.Split(strings.TrimSuffix(string(out), "\n"), "\n")
+	if len(lines) != len(inputs) {
+		t.Fatalf("%s: %d inputs but %d outputs", base, len(inputs), len(lines))
+	}
+	for _, line := range lines {
+		var ids []engine.Token
+		for _, f := range strings.Fields(line) {
+			n, err := strconv.Atoi(f)
+			if err != nil {
+				t.Fatalf("%s: bad id %q", base, f)
+			}
+			ids = append(ids, engine.Token(n))
+		}
+		want = append(want, ids)
+	}
+	return inputs, want
+}
+
+// TestVocabVectors tokenizes llama.cpp's own test vectors of real
+// vocabularies through the engine and compares ids exactly.
+func TestVocabVectors(t *testing.T) {
+	lib := testenv.Lib(t)
+	dir := testenv.SharedDir(t, "vocabs")
+	inps, _ := filepath.Glob(filepath.Join(dir, "*.gguf.inp"))
+	if len(inps) == 0 {
+		t.Skip("no test vectors in " + dir)
+	}
+	for _, inp := range inps {
+		base := strings.TrimSuffix(inp, ".inp")
+		t.Run(filepath.Base(base), func(t *testing.T) {
+			m, err := lib.LoadModel(base, engine.ModelParams{VocabOnly: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer m.Close()
+			inputs, want := readVectors(t, base)
+			for i, in := range inputs {
+				got, err := m.Tokenize(in, false, false)
+				if err != nil {
+					t.Fatalf("tokenize %q: %v", in, err)
+				}
+				if !slices.Equal(got, want[i]) {
+					t.Errorf("tokenize %q\n got %v\nwant %v", in, got, want[i])
+				}
+			}
+		})
+	}
+}
+
+// TestTokenizeRoundTrip checks detokenize(tokenize(s)) == s on byte-level
+// BPE vocabularies, where the round trip is exact for any text.
+func TestTokenizeRoundTrip(t *testing.T) {
+	lib := testenv.Lib(t)
+	dir := testenv.SharedDir(t, "vocabs")
+	texts := []string{
+		"Hello world",
+		" leading space and  two spaces",
+		"func main() {\n\tfmt.Println(\"hi\")\n}\n",
+		"naïve café — 東京 🚀 ½",
+		"numbers 1234567890 and 3.14159",
+		"\n\n\t \r\n",
+		"",
+	}
+	for _, name := range []string{"ggml-vocab-gpt-2.gguf", "ggml-vocab-starcoder.gguf", "ggml-vocab-deepseek-coder.gguf"} {
+		t.Run(name, func(t *testing.T) {
+			m, err := lib.LoadModel(filepath.Join(dir, name), engine.ModelParams{VocabOnly: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer m.Close()
+			if m.Info.VocabType != 2 {
+				t.Fatalf("vocab type %v, want BPE", m.Info.VocabType)
+			}
+			for _, s := range texts {
+				toks, err := m.Tokenize(s, false, false)
+				if err != nil {
+					t.Fatal(err)
+				}
+				back, err := m.Detokenize(toks, false, false)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if back != s {
+					t.Errorf("round trip %q -> %v -> %q", s, toks, back)
+				}
+				var pieces []byte
+				for _, tok := range toks {
+					pieces = m.Piece(pieces, tok, false)
+				}
+				if string(pieces) != s {
+					t.Errorf("pieces of %q join to %q", s, pieces)
+				}
+			}
+		})
+	}
+}
