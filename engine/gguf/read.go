@@ -187,6 +187,9 @@ func (d *decoder) str(what string) (string, error) {
 
 func (d *decoder) file() (*File, error) {
 	// Magic.
+	if d.size == 0 {
+		return nil, formatErr(ErrTruncated, 0, "truncated: the file is empty")
+	}
 	if d.size < 4 {
 		b, _ := d.take(uint64(d.size), "magic")
 		if string(b) == Magic[:len(b)] {
@@ -225,14 +228,14 @@ func (d *decoder) file() (*File, error) {
 		return nil, err
 	}
 	// Bound the counts by what the file can hold before allocating anything:
-	// a key-value pair takes at least 14 bytes (length, 1-byte key, type,
+	// a key-value pair takes at least 13 bytes (key length, type,
 	// 1-byte value), a tensor info at least 32 (name length, n_dims, one
 	// dimension, type, offset).
-	const minKV, minTensor = 14, 32
-	if err := d.checkCount(nKV, minKV, "key-value pairs", 16); err != nil {
+	const minKV, minTensor = 13, 32
+	if err := d.checkCount(nKV, "key-value pairs", 16); err != nil {
 		return nil, err
 	}
-	if err := d.checkCount(nTensors, minTensor, "tensors", 8); err != nil {
+	if err := d.checkCount(nTensors, "tensors", 8); err != nil {
 		return nil, err
 	}
 	if nKV > d.remaining()/minKV || nTensors > (d.remaining()-nKV*minKV)/minTensor {
@@ -296,11 +299,11 @@ func (d *decoder) file() (*File, error) {
 	return f, nil
 }
 
-// checkCount rejects a count that no file of this size could hold even at
-// one byte per item: a clear sign of a corrupt header, not a short file.
-func (d *decoder) checkCount(n, min uint64, what string, at int64) error {
-	if n > uint64(d.size) {
-		return formatErr(ErrCorrupt, at, "corrupt: header claims %d %s, impossible in a file of %d bytes", n, what, d.size)
+// checkCount rejects a count beyond any real file (2^32 key-value pairs or
+// tensors): a sign of a corrupt header, not of a short file.
+func (d *decoder) checkCount(n uint64, what string, at int64) error {
+	if n > 1<<32 {
+		return formatErr(ErrCorrupt, at, "corrupt: header claims %d %s", n, what)
 	}
 	return nil
 }

@@ -158,7 +158,12 @@ func Write(w io.Writer, kv []KV, tensors []Tensor) error {
 		e.u32(uint32(t.Type))
 		e.u64(offsets[i])
 	}
-	e.pad(align)
+	// The data section starts aligned. Without tensors there is no data
+	// section, and the padding (up to 4 GiB for a large alignment) is left
+	// out: readers, ggml's included, do not look for it.
+	if len(tensors) > 0 {
+		e.pad(align)
+	}
 	for _, t := range tensors {
 		e.bytes(t.Data)
 		e.pad(align)
