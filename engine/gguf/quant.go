@@ -169,14 +169,44 @@ func e8m0Half(e uint8) float32 {
 	return math.Float32frombits(uint32(e-1) << 23)
 }
 
-// bestIndexFP4 returns the index of the doubled E2M1 value nearest to x/d,
-// the first one on ties, as best_index_mxfp4.
-func bestIndexFP4(x, d float32) uint8 {
+// fp4Levels returns the candidate values k*d of the doubled E2M1 table.
+func fp4Levels(d float32) *[16]float32 {
+	var kd [16]float32
+	for i, k := range kvaluesFP4 {
+		kd[i] = float32(float32(k) * d)
+	}
+	return &kd
+}
+
+// bestIndexFP4 returns the index of the candidate level nearest to x, the
+// first one on ties, as best_index_mxfp4, with the same float32 errors but
+// fewer of them. Only the levels of x's sign need a look: for x >= 0 a
+// negative level's error round(k*d + x) is never below index 0's error x,
+// and likewise for x < 0; index 8 (zero again) never beats index 0. The
+// levels of one sign are sorted away from zero, so once a level lies beyond
+// x the rounded errors of the later ones cannot be smaller (rounding is
+// monotonic) and, on ties, ggml keeps the earlier index anyway. A NaN x
+// gives 0, as in ggml.
+func bestIndexFP4(x float32, kd *[16]float32) uint8 {
 	best := 0
-	bestErr := absf(float32(float32(kvaluesFP4[0])*d) - x)
-	for i := 1; i < 16; i++ {
-		if err := absf(float32(float32(kvaluesFP4[i])*d) - x); err < bestErr {
+	bestErr := absf(kd[0] - x)
+	if x < 0 {
+		for i := 9; i < 16; i++ {
+			if err := absf(kd[i] - x); err < bestErr {
+				best, bestErr = i, err
+			}
+			if kd[i] <= x {
+				break // later levels are farther: their errors can only grow
+			}
+		}
+		return uint8(best)
+	}
+	for i := 1; i < 8; i++ {
+		if err := absf(kd[i] - x); err < bestErr {
 			best, bestErr = i, err
+		}
+		if kd[i] >= x {
+			break // later levels are farther: their errors can only grow
 		}
 	}
 	return uint8(best)
@@ -213,10 +243,10 @@ func EncodeMXFP4(dst []byte, src []float32) {
 			}
 		}
 		e := mxfp4Exponent(amax)
-		d := e8m0Half(e)
+		kd := fp4Levels(e8m0Half(e))
 		y[0] = e
 		for j := 0; j < blockMXFP4/2; j++ {
-			y[1+j] = bestIndexFP4(x[j], d) | bestIndexFP4(x[j+blockMXFP4/2], d)<<4
+			y[1+j] = bestIndexFP4(x[j], kd) | bestIndexFP4(x[j+blockMXFP4/2], kd)<<4
 		}
 	}
 }
@@ -309,9 +339,9 @@ func EncodeNVFP4(dst []byte, src []float32) {
 			}
 			ue := fp32ToUE4M3(amax / 6)
 			y[s] = ue
-			d := ue4m3Half(ue)
+			kd := fp4Levels(ue4m3Half(ue))
 			for j := 0; j < sub/2; j++ {
-				y[4+s*sub/2+j] = bestIndexFP4(xb[j], d) | bestIndexFP4(xb[j+sub/2], d)<<4
+				y[4+s*sub/2+j] = bestIndexFP4(xb[j], kd) | bestIndexFP4(xb[j+sub/2], kd)<<4
 			}
 		}
 	}

@@ -168,7 +168,7 @@ func (d *decoder) u64(what string) (uint64, error) {
 
 func (d *decoder) str(what string) (string, error) {
 	at := d.pos
-	n, err := d.u64(what + " length")
+	n, err := d.u64("string length")
 	if err != nil {
 		return "", err
 	}
@@ -244,8 +244,10 @@ func (d *decoder) file() (*File, error) {
 	}
 
 	// Key-value pairs.
-	f.KV = make([]KV, 0, nKV)
-	keys := make(map[string]int, nKV)
+	// Preallocate little: a corrupt count in a large file must not cost a
+	// large allocation before the first bad item is found.
+	f.KV = make([]KV, 0, min(nKV, 1<<10))
+	keys := make(map[string]int, min(nKV, 1<<10))
 	for i := uint64(0); i < nKV; i++ {
 		at := d.pos
 		key, err := d.str("key")
@@ -277,8 +279,8 @@ func (d *decoder) file() (*File, error) {
 	}
 
 	// Tensor infos.
-	f.Tensors = make([]TensorInfo, 0, nTensors)
-	names := make(map[string]int, nTensors)
+	f.Tensors = make([]TensorInfo, 0, min(nTensors, 1<<12))
+	names := make(map[string]int, min(nTensors, 1<<12))
 	for i := uint64(0); i < nTensors; i++ {
 		t, err := d.tensorInfo(i, names)
 		if err != nil {
@@ -378,22 +380,23 @@ func (d *decoder) value() (any, error) {
 		}
 		return out, nil
 	default: // vtString
-		out := make([]string, n)
-		for i := range out {
+		out := make([]string, 0, min(n, 1<<16))
+		for i := uint64(0); i < n; i++ {
 			s, err := d.str("string")
 			if err != nil {
 				return nil, within(err, "element %d of a string array", i)
 			}
-			out[i] = s
+			out = append(out, s)
 		}
 		return out, nil
 	}
 }
 
-// readArray reads n fixed-size elements; the caller has checked that they fit.
+// readArray reads n fixed-size elements; the caller has checked that they
+// fit. The slice grows as bytes arrive, so memory follows what was read.
 func readArray[T any](d *decoder, n, size uint64, conv func([]byte) T) ([]T, error) {
-	out := make([]T, n)
 	const chunk = 4096
+	out := make([]T, 0, min(n, 1<<16))
 	for i := uint64(0); i < n; {
 		m := min(n-i, chunk)
 		b, err := d.take(m*size, "array")
@@ -401,7 +404,7 @@ func readArray[T any](d *decoder, n, size uint64, conv func([]byte) T) ([]T, err
 			return nil, err
 		}
 		for j := uint64(0); j < m; j++ {
-			out[i+j] = conv(b[j*size : (j+1)*size])
+			out = append(out, conv(b[j*size:(j+1)*size]))
 		}
 		i += m
 	}
