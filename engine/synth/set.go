@@ -1,0 +1,163 @@
+package synth
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+
+	"github.com/speclab/speclab/engine/bpe"
+	"github.com/speclab/speclab/engine/gguf"
+)
+
+// DefaultVocab is the vocabulary size of the synthetic target and draft.
+const DefaultVocab = 768
+
+// otherVocabExtra is how many more tokens the other vocabulary has: more
+// than the 128 that llama.cpp's draft compatibility check tolerates.
+const otherVocabExtra = 256
+
+// Options choose a synthetic model set. The zero value is valid: seed 0,
+// F32 weights, a 768-token vocabulary.
+type Options struct {
+	// Seed drives every random weight; the same Options always give the
+	// same files, byte for byte, and different seeds different weights.
+	// The tokenizers do not depend on it.
+	Seed uint64
+	// Type is the type of the 2-D weight matrices: gguf.TypeF32 (the zero
+	// value), TypeF16, TypeQ8_0 or TypeMXFP4. Norms and small tensors stay
+	// F32.
+	Type gguf.Type
+	// VocabSize is the target's and draft's vocabulary size, at least
+	// bpe.MinVocab; 0 means DefaultVocab. Sizes beyond what the built-in
+	// corpus yields (about 1,500) are padded with control tokens, which is
+	// a cheap way to get a 32k or 150k vocabulary. The other vocabulary
+	// has VocabSize+256 tokens.
+	VocabSize int
+}
+
+// Set holds the paths of the files WriteSet writes.
+type Set struct {
+	// Target is a "llama" model: 4 layers, n_embd 128, 4 heads and 2
+	// key/value heads (GQA), feed-forward 256, context 512.
+	Target string
+	// Draft is a smaller "llama" model with the target's tokenizer (2
+	// layers, n_embd 64, 2 heads, 1 key/value head). Its embeddings are the
+	// target's leading 64 dimensions, so its greedy choices often agree
+	// with the target's.
+	Draft string
+	// OtherVocab is a draft-sized "llama" model whose tokenizer llama.cpp
+	// rejects as a draft for Target (common_speculative_are_compatible):
+	// its vocabulary has 256 more tokens (more than 128 apart) and it was
+	// trained on a different part of the corpus, so token texts differ from
+	// id 256 on.
+	OtherVocab string
+	// Recurrent is a "mamba" model with the target's tokenizer (2 layers,
+	// n_embd 64): libllama reports it recurrent, and its memory cannot
+	// drop a tail.
+	Recurrent string
+}
+
+// File names in the directory WriteSet writes.
+const (
+	TargetFile     = "target.gguf"
+	DraftFile      = "draft.gguf"
+	OtherVocabFile = "other-vocab.gguf"
+	RecurrentFile  = "recurrent.gguf"
+)
+
+// Tokenizer returns the tokenizer of the synthetic target, trained on the
+// built-in corpus, with vocabSize tokens.
+func Tokenizer(vocabSize int) (*bpe.Tokenizer, error) {
+	return bpe.Train(mainCorpus(), vocabSize)
+}
+
+// OtherTokenizer returns the tokenizer of the OtherVocab model for a
+// target vocabulary of vocabSize tokens.
+func OtherTokenizer(vocabSize int) (*bpe.Tokenizer, error) {
+	return bpe.Train(otherCorpus(), vocabSize+otherVocabExtra)
+}
+
+// TargetConfig is the configuration of Set.Target.
+func TargetConfig(t gguf.Type) LlamaConfig {
+	return LlamaConfig{Name: "speclab-synth-target", Embd: 128, Layers: 4, Heads: 4, HeadsKV: 2, FF: 256, Context: 512, Type: t, CoreEmbd: 64}
+}
+
+// DraftConfig is the configuration of Set.Draft and Set.OtherVocab.
+func DraftConfig(t gguf.Type) LlamaConfig {
+	return LlamaConfig{Name: "speclab-synth-draft", Embd: 64, Layers: 2, Heads: 2, HeadsKV: 1, FF: 128, Context: 512, Type: t}
+}
+
+// RecurrentModelConfig is the configuration of Set.Recurrent.
+func RecurrentModelConfig(t gguf.Type) RecurrentConfig {
+	return RecurrentConfig{Name: "speclab-synth-mamba", Embd: 64, Layers: 2, Context: 512, StateSize: 16, ConvKernel: 4, DTRank: 4, Type: t}
+}
+
+// WriteSet writes the synthetic model set into dir (created if needed) and
+// returns the paths. A file that already holds exactly the bytes WriteSet
+// would write is left alone; any other is replaced atomically.
+func WriteSet(dir string, opt Options) (Set, error) {
+	vocab := opt.VocabSize
+	if vocab == 0 {
+		vocab = DefaultVocab
+	}
+	if vocab < bpe.MinVocab {
+		return Set{}, fmt.Errorf("synthesize models: vocabulary size %d is below the minimum of %d", vocab, bpe.MinVocab)
+	}
+	if _, err := fileType(opt.Type); err != nil {
+		return Set{}, fmt.Errorf("synthesize models: %w", err)
+	}
+	tok, err := Tokenizer(vocab)
+	if err != nil {
+		return Set{}, fmt.Errorf("synthesize models: %w", err)
+	}
+	other, err := OtherTokenizer(vocab)
+	if err != nil {
+		return Set{}, fmt.Errorf("synthesize models: %w", err)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return Set{}, fmt.Errorf("synthesize models: %w", err)
+	}
+	set := Set{
+		Target:     filepath.Join(dir, TargetFile),
+		Draft:      filepath.Join(dir, DraftFile),
+		OtherVocab: filepath.Join(dir, OtherVocabFile),
+		Recurrent:  filepath.Join(dir, RecurrentFile),
+	}
+	if err := WriteLlama(set.Target, TargetConfig(opt.Type), tok, opt.Seed); err != nil {
+		return Set{}, err
+	}
+	if err := WriteLlama(set.Draft, DraftConfig(opt.Type), tok, opt.Seed); err != nil {
+		return Set{}, err
+	}
+	otherCfg := DraftConfig(opt.Type)
+	otherCfg.Name = "speclab-synth-other-vocab"
+	if err := WriteLlama(set.OtherVocab, otherCfg, other, opt.Seed); err != nil {
+		return Set{}, err
+	}
+	if err := WriteRecurrent(set.Recurrent, RecurrentModelConfig(opt.Type), tok, opt.Seed); err != nil {
+		return Set{}, err
+	}
+	return set, nil
+}
+
+// writeFile writes a GGUF file unless path already holds the same bytes.
+func writeFile(path string, kv []gguf.KV, tensors []gguf.Tensor) error {
+	var buf bytes.Buffer
+	if err := gguf.Write(&buf, kv, tensors); err != nil {
+		return fmt.Errorf("synthesize %s: %w", path, err)
+	}
+	old, err := os.ReadFile(path)
+	if err == nil && bytes.Equal(old, buf.Bytes()) {
+		return nil
+	}
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("synthesize %s: %w", path, err)
+	}
+	if err := gguf.WriteFile(path, kv, tensors); err != nil {
+		return fmt.Errorf("synthesize: %w", err)
+	}
+	return nil
+}
