@@ -247,6 +247,29 @@ func TestInvalidUTF8(t *testing.T) {
 	}
 }
 
+func TestSanitizeUnit(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"", ""},
+		{"plain ascii", "plain ascii"},
+		{"\U0010FFFF ok", "\U0010FFFF ok"},
+		{"a\xf4\x90\x80\x80b", "a\uFFFDb"},
+		{"\xf5\x80\x80\x80\xf7\xbf\xbf\xbf", "\uFFFD\uFFFD"},
+		{"\xf5\x80\x80", "\xf5\x80\x80"}, // truncated: libllama copes
+		{"\xff\xfe", "\xff\xfe"},
+	}
+	for _, tt := range tests {
+		if got := Sanitize(tt.in); got != tt.want {
+			t.Errorf("Sanitize(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+	r := rand.New(rand.NewPCG(3, 4))
+	for range 1000 {
+		if s := randomUTF8(r); Sanitize(s) != s {
+			t.Fatalf("Sanitize changed valid UTF-8 %q", s)
+		}
+	}
+}
+
 func TestTokenizeSpecial(t *testing.T) {
 	tok, err := Train(testCorpus, 600)
 	if err != nil {

@@ -92,6 +92,26 @@ func loadVocab(t *testing.T, lib *engine.Lib, tok *bpe.Tokenizer) *engine.Model 
 	return m
 }
 
+// TestSanitize checks that text libllama would abort on tokenizes, once
+// sanitized, as Encode tokenizes the original.
+func TestSanitize(t *testing.T) {
+	lib := testenv.Lib(t)
+	tok, err := bpe.Train(corpus, 700)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := loadVocab(t, lib, tok)
+	for _, s := range []string{"\xf4\x8f\xbf\xbf", "a\xf4\x90\x80\x80b", "\xf5\x80\x80\x80", "\xf7\xbf\xbf\xbf\xf7", "x\xf6\x80\x80"} {
+		want, err := m.Tokenize(bpe.Sanitize(s), false, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := tok.Encode(s); !slices.Equal(got, want) {
+			t.Errorf("Encode(%q) = %v, libllama tokenizes Sanitize(%[1]q) = %q to %v", s, got, bpe.Sanitize(s), want)
+		}
+	}
+}
+
 // TestMatchesLibllama is the acid test: a trained vocabulary written to
 // GGUF tokenizes every probe in libllama exactly as Encode does, and
 // libllama reports the same vocabulary and special tokens.

@@ -203,3 +203,33 @@ func splitGPT2(text string) [][]byte {
 	}
 	return words
 }
+
+// Sanitize returns text with every four-byte sequence that libllama's UTF-8
+// decoder reads as a value above U+10FFFF (lead byte 0xF4 with a second
+// byte of 0x90 or more, or a lead byte 0xF5–0xF7, each followed by three
+// continuation bytes) replaced by U+FFFD. libllama's BPE tokenizers throw
+// an uncaught C++ exception on such input, which aborts the process; after
+// Sanitize they tokenize it as Encode does. Valid UTF-8 is returned
+// unchanged.
+func Sanitize(text string) string {
+	var buf []byte
+	last := 0
+	cont := func(i int) bool { return i < len(text) && text[i]&0xC0 == 0x80 }
+	for i := 0; i < len(text); i++ {
+		b := text[i]
+		if b < 0xF4 || b > 0xF7 || !cont(i+1) || !cont(i+2) || !cont(i+3) {
+			continue
+		}
+		if b == 0xF4 && text[i+1] < 0x90 {
+			continue // U+100000..U+10FFFF: valid
+		}
+		buf = append(buf, text[last:i]...)
+		buf = utf8.AppendRune(buf, replacement)
+		i += 3
+		last = i + 1
+	}
+	if buf == nil {
+		return text
+	}
+	return string(append(buf, text[last:]...))
+}

@@ -152,7 +152,7 @@ func (t *Tokenizer) partition(text string, parseSpecial bool) []fragment {
 	}
 	frags := []fragment{{text: text, id: -1}}
 	for _, id := range t.special {
-		if !parseSpecial && t.Types[id] != TypeUser {
+		if !parseSpecial && t.Types[id] != TypeUser { // special holds only ids New checked
 			continue
 		}
 		tok := t.Tokens[id]
@@ -197,7 +197,11 @@ func (t *Tokenizer) Decode(ids []int32) string {
 			buf = utf8.AppendRune(buf, utf8.RuneError)
 			continue
 		}
-		switch t.Types[id] {
+		ty := TypeNormal
+		if int(id) < len(t.Types) {
+			ty = t.Types[id]
+		}
+		switch ty {
 		case TypeNormal, TypeByte:
 			buf = appendDecoded(buf, t.Tokens[id])
 		case TypeUser:

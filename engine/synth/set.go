@@ -30,11 +30,13 @@ type Options struct {
 	// value), TypeF16, TypeQ8_0 or TypeMXFP4. Norms and small tensors stay
 	// F32.
 	Type gguf.Type
-	// VocabSize is the target's and draft's vocabulary size, at least
-	// bpe.MinVocab; 0 means DefaultVocab. Sizes beyond what the built-in
-	// corpus yields (about 1,500) are padded with control tokens, which is
-	// a cheap way to get a 32k or 150k vocabulary. The other vocabulary
-	// has VocabSize+256 tokens.
+	// VocabSize is the vocabulary size of the target, draft and mamba
+	// models, at least bpe.MinVocab; 0 means DefaultVocab. Sizes beyond
+	// what the built-in corpus yields (about 1,400) are padded with
+	// control tokens. The other vocabulary has VocabSize+256 tokens. For a
+	// single large-vocabulary model (32k, 150k) that stays small, combine
+	// Tokenizer with WriteLlama and DraftConfig instead: a 150k-token
+	// draft-sized Q8_0 model is about 25 MB.
 	VocabSize int
 }
 
