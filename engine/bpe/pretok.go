@@ -120,7 +120,22 @@ func classify(c rune) class {
 // step by step. Each word is returned as UTF-8, re-encoded from the decoded
 // code points as libllama does, so invalid input bytes come back as U+FFFD.
 func splitGPT2(text string) [][]byte {
-	cpts := codepoints(text)
+	// For valid UTF-8 (the usual case) words are slices of text; otherwise
+	// they are re-encoded from the code points as libllama does.
+	var cpts []rune
+	var offs []int // byte offset of each code point, valid UTF-8 only
+	valid := utf8.ValidString(text)
+	if valid {
+		cpts = make([]rune, 0, len(text))
+		offs = make([]int, 0, len(text)+1)
+		for i, c := range text {
+			cpts = append(cpts, c)
+			offs = append(offs, i)
+		}
+		offs = append(offs, len(text))
+	} else {
+		cpts = codepoints(text)
+	}
 	n := len(cpts)
 	classes := make([]class, n)
 	for i, c := range cpts {
@@ -137,11 +152,15 @@ func splitGPT2(text string) [][]byte {
 	start := 0
 	emit := func(end int) {
 		if end > start {
-			var w []byte
-			for _, c := range cpts[start:end] {
-				w = appendCodepoint(w, c)
+			if valid {
+				words = append(words, []byte(text[offs[start]:offs[end]]))
+			} else {
+				var w []byte
+				for _, c := range cpts[start:end] {
+					w = appendCodepoint(w, c)
+				}
+				words = append(words, w)
 			}
-			words = append(words, w)
 		}
 		start = end
 	}

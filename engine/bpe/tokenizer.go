@@ -1,7 +1,6 @@
 package bpe
 
 import (
-	"container/heap"
 	"errors"
 	"fmt"
 	"slices"
@@ -219,27 +218,58 @@ type symbol struct {
 }
 
 // bigram is a candidate merge of two adjacent symbols (llm_bigram_bpe).
+// end is where the right symbol ended when the bigram was queued: a bigram
+// is stale when either symbol has changed since.
 type bigram struct {
 	left, right int
 	rank        int
-	text        string
+	end         int
 }
 
-// bigramQueue pops the lowest rank first, the leftmost among equal ranks,
-// as libllama's priority queue does.
+// less orders bigrams as libllama's priority queue pops them: the lowest
+// rank first, the leftmost among equal ranks.
+func (a bigram) less(b bigram) bool {
+	return a.rank < b.rank || a.rank == b.rank && a.left < b.left
+}
+
+// bigramQueue is a binary min-heap of bigrams.
 type bigramQueue []bigram
 
-func (q bigramQueue) Len() int { return len(q) }
-func (q bigramQueue) Less(i, j int) bool {
-	return q[i].rank < q[j].rank || q[i].rank == q[j].rank && q[i].left < q[j].left
+func (q *bigramQueue) push(b bigram) {
+	h := append(*q, b)
+	for i := len(h) - 1; i > 0; {
+		p := (i - 1) / 2
+		if !h[i].less(h[p]) {
+			break
+		}
+		h[i], h[p] = h[p], h[i]
+		i = p
+	}
+	*q = h
 }
-func (q bigramQueue) Swap(i, j int) { q[i], q[j] = q[j], q[i] }
-func (q *bigramQueue) Push(x any)   { *q = append(*q, x.(bigram)) }
-func (q *bigramQueue) Pop() any {
-	old := *q
-	x := old[len(old)-1]
-	*q = old[:len(old)-1]
-	return x
+
+func (q *bigramQueue) pop() bigram {
+	h := *q
+	top := h[0]
+	n := len(h) - 1
+	h[0] = h[n]
+	h = h[:n]
+	for i := 0; ; {
+		l, r, m := 2*i+1, 2*i+2, i
+		if l < n && h[l].less(h[m]) {
+			m = l
+		}
+		if r < n && h[r].less(h[m]) {
+			m = r
+		}
+		if m == i {
+			break
+		}
+		h[i], h[m] = h[m], h[i]
+		i = m
+	}
+	*q = h
+	return top
 }
 
 // appendWord merges one pre-tokenized word (in token form) and appends the
@@ -266,18 +296,21 @@ func (t *Tokenizer) appendWord(out []int32, word string) []int32 {
 		if !ok {
 			return
 		}
-		heap.Push(&q, bigram{left: l, right: r, rank: rank, text: word[syms[l].start:syms[r].end]})
+		q.push(bigram{left: l, right: r, rank: rank, end: syms[r].end})
 	}
 	for i := 1; i < len(syms); i++ {
 		push(i-1, i)
 	}
-	for q.Len() > 0 {
-		b := heap.Pop(&q).(bigram)
+	for len(q) > 0 {
+		b := q.pop()
 		l, r := &syms[b.left], &syms[b.right]
 		if l.start == l.end || r.start == r.end {
 			continue
 		}
-		if text(b.left)+text(b.right) != b.text {
+		// libllama compares the symbols' texts with the bigram's; within
+		// one word that is the same as checking that they are still
+		// adjacent and the right one has not grown.
+		if l.end != r.start || r.end != b.end {
 			continue // stale
 		}
 		l.end = r.end
