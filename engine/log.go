@@ -24,6 +24,14 @@ var (
 	logCB     uintptr
 )
 
+// harmless lists warnings of the pinned build that say nothing wrong about
+// the model; they are logged at debug level.
+var harmless = []string{
+	// the file-type guess of llama_model_loader does not know MXFP4 dense
+	// weights; the declared general.file_type is used and the model runs.
+	"unknown type mxfp4",
+}
+
 // SetLogger routes llama.cpp's log to lg (nil: slog.Default()). Its lines
 // carry the attribute src=llama.cpp; llama.cpp's INFO lines are logged at
 // slog.LevelDebug, since a model load prints dozens of them.
@@ -76,6 +84,11 @@ func onLog(level int32, text string) {
 		lv = slog.LevelWarn
 	case ggmlLogError:
 		lv = slog.LevelError
+	}
+	for _, h := range harmless {
+		if strings.Contains(line, h) {
+			lv = slog.LevelDebug
+		}
 	}
 	if lv >= slog.LevelWarn {
 		logRecent = append(logRecent, line)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"unsafe"
 
+	"github.com/speclab/speclab/engine/bpe"
 	"github.com/speclab/speclab/engine/gguf"
 )
 
@@ -242,6 +243,10 @@ func (m *Model) Tokenize(text string, addSpecial, parseSpecial bool) ([]Token, e
 	if len(text) > 1<<30 {
 		return nil, fmt.Errorf("tokenize: text of %d bytes is too long", len(text))
 	}
+	// libllama throws an uncaught C++ exception, killing the process, on
+	// 4-byte sequences that decode above U+10FFFF; it would read them as
+	// U+FFFD anyway.
+	text = bpe.Sanitize(text)
 	out := make([]Token, len(text)+8)
 	tp := unsafe.Pointer(unsafe.StringData(text))
 	if len(text) == 0 {

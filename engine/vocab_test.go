@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/speclab/speclab/engine"
+	"github.com/speclab/speclab/engine/gguf"
 	"github.com/speclab/speclab/internal/testenv"
 )
 
@@ -129,5 +130,22 @@ func TestTokenizeRoundTrip(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestTokenizeInvalidUTF8 feeds byte sequences that make llama_tokenize
+// throw (and abort the process) when passed through unchanged.
+func TestTokenizeInvalidUTF8(t *testing.T) {
+	lib := testenv.Lib(t)
+	m, err := lib.LoadModel(testenv.Models(t, gguf.TypeF32).Target, engine.ModelParams{VocabOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	for _, s := range []string{"\xf5\x80\x80\x80", "a\xf4\x90\x80\x80b", "\xff\xfe", "ok"} {
+		toks, err := m.Tokenize(s, false, false)
+		if err != nil || len(toks) == 0 {
+			t.Errorf("tokenize %q: %v %v", s, toks, err)
+		}
 	}
 }

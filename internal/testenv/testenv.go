@@ -14,6 +14,8 @@ import (
 	"testing"
 
 	"github.com/speclab/speclab/engine"
+	"github.com/speclab/speclab/engine/gguf"
+	"github.com/speclab/speclab/engine/synth"
 )
 
 // EnvRequire makes a missing libllama a test failure instead of a skip.
@@ -53,4 +55,45 @@ func SharedDir(tb testing.TB, name string) string {
 		tb.Skipf("%s not present: %v", dir, err)
 	}
 	return dir
+}
+
+var (
+	modelsMu  sync.Mutex
+	modelSets = map[gguf.Type]synth.Set{}
+	modelsDir string
+)
+
+// Models returns the synthetic model set (seed 1) with 2-D weights of type
+// t, written once per test process into a temporary folder that Main
+// removes.
+func Models(tb testing.TB, t gguf.Type) synth.Set {
+	tb.Helper()
+	modelsMu.Lock()
+	defer modelsMu.Unlock()
+	if s, ok := modelSets[t]; ok {
+		return s
+	}
+	if modelsDir == "" {
+		d, err := os.MkdirTemp("", "speclab-test-models-")
+		if err != nil {
+			tb.Fatal(err)
+		}
+		modelsDir = d
+	}
+	s, err := synth.WriteSet(filepath.Join(modelsDir, t.String()), synth.Options{Seed: 1, Type: t})
+	if err != nil {
+		tb.Fatalf("synthesize models: %v", err)
+	}
+	modelSets[t] = s
+	return s
+}
+
+// Main runs a package's tests and removes the synthetic models afterwards.
+// Use it as: func TestMain(m *testing.M) { testenv.Main(m) }.
+func Main(m *testing.M) {
+	code := m.Run()
+	if modelsDir != "" {
+		os.RemoveAll(modelsDir)
+	}
+	os.Exit(code)
 }

@@ -1,0 +1,163 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/speclab/speclab/engine/gguf"
+	"github.com/speclab/speclab/internal/testenv"
+)
+
+func TestMain(m *testing.M) { testenv.Main(m) }
+
+// speclab runs the command line in-process and returns its exit code,
+// stdout and stderr.
+func speclab(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code := run(append([]string{"speclab"}, args...), &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+func writeBad(t *testing.T) map[string]string {
+	t.Helper()
+	dir := t.TempDir()
+	valid := filepath.Join(dir, "valid.gguf")
+	err := gguf.WriteFile(valid, []gguf.KV{{Key: "general.architecture", Value: "llama"}},
+		[]gguf.Tensor{{Name: "w", Shape: []uint64{32, 2}, Type: gguf.TypeF32, Data: make([]byte, 32*2*4)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	good, err := os.ReadFile(valid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	absurd := append(append(append([]byte{}, good[:16]...), 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f), good[24:]...)
+	files := map[string][]byte{
+		"magic.gguf":  append([]byte("GGJT"), good[4:]...),
+		"trunc.gguf":  good[:len(good)-7],
+		"absurd.gguf": absurd,
+		"text.gguf":   []byte("hello\n"),
+	}
+	paths := map[string]string{}
+	for name, data := range files {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		paths[name] = p
+	}
+	return paths
+}
+
+func TestExitCodesAndMessages(t *testing.T) {
+	bad := writeBad(t)
+	tests := []struct {
+		name string
+		args []string
+		code int
+		msgs []string // in stderr
+	}{
+		{"no model", []string{"inspect"}, 2, []string{"one MODEL.gguf"}},
+		{"flag after model", []string{"inspect", bad["magic.gguf"], "--json"}, 2, []string{"put flags first"}},
+		{"unknown flag", []string{"inspect", "--bogus", "x.gguf"}, 2, []string{"bogus"}},
+		{"missing file", []string{"inspect", "/nonexistent/model.gguf"}, 1, []string{"/nonexistent/model.gguf", "no such file"}},
+		{"wrong magic", []string{"inspect", bad["magic.gguf"]}, 1, []string{"not a GGUF file"}},
+		{"text file", []string{"inspect", bad["text.gguf"]}, 1, []string{"text.gguf"}},
+		{"truncated", []string{"inspect", bad["trunc.gguf"]}, 1, []string{"truncated"}},
+		{"absurd count", []string{"inspect", bad["absurd.gguf"]}, 1, []string{"absurd.gguf", "key-value pairs"}},
+		{"missing library", []string{"--llama-lib", "/nonexistent/lib", "doctor"}, 1, []string{"/nonexistent/lib"}},
+		{"bad weight type", []string{"models", "synth", "--out", t.TempDir(), "--type", "q3"}, 2, []string{"q3"}},
+		{"synth without out", []string{"models", "synth"}, 2, []string{"out"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, out, errs := speclab(t, tt.args...)
+			if code != tt.code {
+				t.Errorf("exit code %d, want %d\nstdout: %s\nstderr: %s", code, tt.code, out, errs)
+			}
+			all := out + errs
+			for _, m := range tt.msgs {
+				if !strings.Contains(all, m) {
+					t.Errorf("output lacks %q:\n%s", m, all)
+				}
+			}
+		})
+	}
+}
+
+func TestHelpTeaches(t *testing.T) {
+	code, out, _ := speclab(t, "--help")
+	if code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	for _, want := range []string{"setup", "doctor", "inspect", "models", "--llama-lib", "SPECLAB_LLAMA_LIB"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("--help lacks %q", want)
+		}
+	}
+}
+
+func TestDoctor(t *testing.T) {
+	lib := testenv.Lib(t)
+	code, out, errs := speclab(t, "--llama-lib", lib.Location.Lib, "doctor")
+	if code != 0 {
+		t.Fatalf("doctor exit %d\n%s\n%s", code, out, errs)
+	}
+	for _, want := range []string{lib.Version, "CPU", "ok"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("doctor output lacks %q:\n%s", want, out)
+		}
+	}
+	code, out, _ = speclab(t, "--llama-lib", lib.Location.Lib, "doctor", "--json")
+	var r doctorReport
+	if code != 0 || json.Unmarshal([]byte(out), &r) != nil || len(r.Devices) == 0 {
+		t.Fatalf("doctor --json: exit %d, %q", code, out)
+	}
+}
+
+// TestSynthThenInspect writes the models through the CLI and inspects them:
+// the transformer can drop a tail, the recurrent model cannot.
+func TestSynthThenInspect(t *testing.T) {
+	lib := testenv.Lib(t)
+	dir := t.TempDir()
+	code, out, errs := speclab(t, "models", "synth", "--out", dir, "--type", "mxfp4")
+	if code != 0 {
+		t.Fatalf("synth exit %d\n%s\n%s", code, out, errs)
+	}
+	tests := []struct {
+		file     string
+		tailDrop bool
+	}{
+		{"target.gguf", true},
+		{"recurrent.gguf", false},
+	}
+	for _, tt := range tests {
+		path := filepath.Join(dir, tt.file)
+		code, out, errs := speclab(t, "--llama-lib", lib.Location.Lib, "inspect", "--json", path)
+		if code != 0 {
+			t.Fatalf("inspect %s exit %d\n%s", tt.file, code, errs)
+		}
+		var r inspectReport
+		if err := json.Unmarshal([]byte(out), &r); err != nil {
+			t.Fatalf("inspect --json output: %v\n%s", err, out)
+		}
+		if r.TailDrop == nil || *r.TailDrop != tt.tailDrop {
+			t.Errorf("%s: partial_kv_removal = %v, want %v (notes %v)", tt.file, r.TailDrop, tt.tailDrop, r.Notes)
+		}
+		if r.Summary.BytesPerToken == 0 || r.Summary.BytesPerToken > r.Summary.TensorBytes {
+			t.Errorf("%s: bytes per token %d of %d", tt.file, r.Summary.BytesPerToken, r.Summary.TensorBytes)
+		}
+		if r.Model == nil || r.Model.VocabSize == 0 {
+			t.Errorf("%s: no libllama view: %+v", tt.file, r.Model)
+		}
+	}
+	code, out, _ = speclab(t, "--llama-lib", lib.Location.Lib, "inspect", filepath.Join(dir, "target.gguf"))
+	if code != 0 || !strings.Contains(out, "MXFP4") || !strings.Contains(out, "partial KV removal works") {
+		t.Errorf("inspect text output:\n%s", out)
+	}
+}

@@ -1,0 +1,137 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/signal"
+	"strings"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/speclab/speclab/engine"
+	"github.com/speclab/speclab/engine/llamalib"
+)
+
+func setupCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "setup",
+		Usage: "install the pinned llama.cpp CPU runtime into the cache (once; offline afterwards)",
+		Description: fmt.Sprintf(`Downloads %s@%s with `+"`npm pack`"+` (Node.js and npm needed, once),
+checks its sha512 integrity against the value pinned in speclab, and unpacks
+its shared libraries (libllama, libggml and the CPU backends) into the cache.
+A second run finds the install and does no network work. A failed download or
+a wrong hash leaves nothing half-installed.
+
+To use your own build instead (ROCm/HIP on Strix Halo, CUDA, Vulkan), skip
+this and point speclab at it with --llama-lib or %s.`, llamalib.DefaultPackage, llamalib.DefaultVersion, llamalib.EnvLib),
+		Action: func(c *cli.Context) error {
+			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+			defer stop()
+			lib, err := llamalib.Install(ctx, llamalib.InstallOptions{
+				CacheDir: c.String("cache-dir"),
+				Progress: c.App.ErrWriter,
+			})
+			if err != nil {
+				return fmt.Errorf("setup: %w", err)
+			}
+			fmt.Fprintf(c.App.Writer, "llama.cpp runtime ready: %s\n", lib)
+			return nil
+		},
+	}
+}
+
+// doctorReport is what `speclab doctor` finds; --json prints it as is.
+type doctorReport struct {
+	Speclab     string          `json:"speclab"`
+	Library     string          `json:"library,omitempty"`
+	Source      string          `json:"source,omitempty"`
+	Version     string          `json:"llama_version,omitempty"`
+	GGMLVersion string          `json:"ggml_version,omitempty"`
+	KnownBuild  string          `json:"known_build,omitempty"`
+	Backends    []string        `json:"backends,omitempty"`
+	Devices     []engine.Device `json:"devices,omitempty"`
+	GPUOffload  bool            `json:"gpu_offload"`
+	SystemInfo  string          `json:"system_info,omitempty"`
+	Problems    []string        `json:"problems,omitempty"`
+	Fixes       []string        `json:"fixes,omitempty"`
+}
+
+func doctorCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "doctor",
+		Usage: "check that speclab can drive llama.cpp here: library, version, backends, devices",
+		Description: `Finds libllama (--llama-lib, then $SPECLAB_LLAMA_LIB, then the runtime of
+` + "`speclab setup`" + `), checks that speclab knows its build, loads its ggml backends and
+lists the devices they see. Whatever is missing is listed with the command that
+fixes it. Exits 1 when speclab cannot drive llama.cpp.`,
+		Flags: []cli.Flag{&cli.BoolFlag{Name: "json", Usage: "print the report as JSON"}},
+		Action: func(c *cli.Context) error {
+			r := doctorReport{Speclab: speclabVersion()}
+			lib, err := openLib(c)
+			if err != nil {
+				r.Problems = append(r.Problems, err.Error())
+				if strings.Contains(err.Error(), "not found") {
+					r.Fixes = append(r.Fixes, "run `speclab setup` to install the pinned CPU runtime",
+						"or pass --llama-lib /path/to/libllama.so (or the folder of your own llama.cpp build)")
+				}
+			} else {
+				r.Library, r.Source = lib.Location.Lib, string(lib.Location.Source)
+				r.Version, r.GGMLVersion, r.KnownBuild = lib.Version, lib.GGMLVersion, lib.KnownBuild
+				r.Backends, r.Devices = lib.Backends(), lib.Devices()
+				r.GPUOffload = lib.SupportsGPUOffload()
+				r.SystemInfo = strings.TrimSpace(lib.SystemInfo())
+				if !r.GPUOffload {
+					r.Fixes = append(r.Fixes, "this build has no GPU backend: everything runs on the CPU; for a GPU, point --llama-lib at a ROCm/HIP, CUDA or Vulkan build of llama.cpp")
+				}
+			}
+			if c.Bool("json") {
+				enc := json.NewEncoder(c.App.Writer)
+				enc.SetIndent("", "  ")
+				if err := enc.Encode(r); err != nil {
+					return err
+				}
+			} else {
+				printDoctor(c, r)
+			}
+			if len(r.Problems) > 0 {
+				return fmt.Errorf("doctor: speclab cannot drive llama.cpp here (%d problem(s) above)", len(r.Problems))
+			}
+			return nil
+		},
+	}
+}
+
+func printDoctor(c *cli.Context, r doctorReport) {
+	w := c.App.Writer
+	fmt.Fprintf(w, "speclab   %s\n", r.Speclab)
+	if r.Library != "" {
+		fmt.Fprintf(w, "library   %s (from %s)\n", r.Library, r.Source)
+		known := "UNKNOWN build (loaded with --allow-unknown-llama)"
+		if r.KnownBuild != "" {
+			known = "known build: " + r.KnownBuild
+		}
+		fmt.Fprintf(w, "version   llama %s, ggml %s; %s\n", r.Version, r.GGMLVersion, known)
+		fmt.Fprintf(w, "backends  %s\n", strings.Join(r.Backends, ", "))
+		for i, d := range r.Devices {
+			label := "devices  "
+			if i > 0 {
+				label = "         "
+			}
+			fmt.Fprintf(w, "%s %-8s %-6s %s, %.1f GiB total, %.1f GiB free\n", label, d.Name, d.Type, d.Description,
+				float64(d.MemTotal)/(1<<30), float64(d.MemFree)/(1<<30))
+		}
+		fmt.Fprintf(w, "offload   GPU offload %s\n", map[bool]string{true: "supported", false: "not supported by this build"}[r.GPUOffload])
+		fmt.Fprintf(w, "system    %s\n", r.SystemInfo)
+	}
+	for _, p := range r.Problems {
+		fmt.Fprintf(w, "PROBLEM   %s\n", p)
+	}
+	for _, f := range r.Fixes {
+		fmt.Fprintf(w, "hint      %s\n", f)
+	}
+	if len(r.Problems) == 0 {
+		fmt.Fprintln(w, "ok        speclab can drive this llama.cpp")
+	}
+}
