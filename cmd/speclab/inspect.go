@@ -167,4 +167,3 @@ func count(n uint64) string {
 	}
 	return fmt.Sprint(n)
 }
-
