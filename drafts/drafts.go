@@ -1,0 +1,137 @@
+package drafts
+
+import "fmt"
+
+// Token is a token id of the target's vocabulary (the same type as
+// engine.Token, kept here so that proposers need not import the engine).
+type Token = int32
+
+// Reason says why a draft is empty. Every empty draft carries one, so that
+// "speculation never ran" cannot be mistaken for "every draft was rejected".
+type Reason string
+
+// Reasons for an empty draft.
+const (
+	ReasonNone          Reason = ""                       // the draft is not empty
+	NoHistory           Reason = "no-history"             // too few tokens of history for the method
+	NoMatch             Reason = "no-match"               // the pattern was not found (or the key's entry gives nothing)
+	BelowPMin           Reason = "below-p-min"            // the first drafted token's probability was under p_min
+	BelowNMin           Reason = "below-n-min"            // the draft was shorter than n_min and was thrown away
+	NoRoom              Reason = "no-room"                // n_max <= 0: the context or n_predict is nearly used up
+	VocabRefused        Reason = "vocab-refused"          // the draft model's vocabulary is incompatible with the target's
+	TargetCannotRollbck Reason = "target-cannot-rollback" // the target cannot drop a tail and checkpoints were refused
+	Disabled            Reason = "disabled"               // speculation is configured off (or a policy turned it off)
+)
+
+// Reasons lists every reason of an empty draft, in a stable order.
+var Reasons = []Reason{NoHistory, NoMatch, BelowPMin, BelowNMin, NoRoom, VocabRefused, TargetCannotRollbck, Disabled}
+
+// Request is what a proposer is asked for at one verify step.
+type Request struct {
+	// History is every token of the sequence so far, prompt included; its
+	// last element is the token the target sampled most recently (not yet
+	// decoded by the target). Proposers must not keep or modify it.
+	History []Token
+	// NMax is the most tokens to draft (<= 0: nothing may be drafted).
+	NMax int
+	// NMin: drafts shorter than this are thrown away (BelowNMin).
+	NMin int
+	// PMin: a draft model stops when its top candidate's probability is
+	// below this.
+	PMin float32
+	// Sample asks a model proposer to sample its draft tokens (for
+	// rejection-sampling verification) instead of taking the argmax.
+	Sample bool
+}
+
+// Draft is a proposal. Tokens empty means no draft, and Reason says why.
+type Draft struct {
+	Tokens []Token
+	// Q holds, per drafted token, the proposer's probability of that token
+	// (nil for proposers without a distribution: n-gram methods propose
+	// deterministically, q = 1).
+	Q []float32
+	// Dist holds, per drafted token, the proposer's full distribution over
+	// the target vocabulary (nil unless the proposer has one and
+	// Request.Sample was set). Rejection sampling needs it.
+	Dist [][]float32
+	// Entropy holds, per drafted token, the entropy in nats of the
+	// proposer's distribution (nil when it has none).
+	Entropy []float32
+	Reason  Reason
+	// Source names the method that produced the draft (for a Multi, the
+	// member that answered).
+	Source string
+}
+
+// Proposer drafts tokens for a target to verify.
+type Proposer interface {
+	// Name is the method's name as llama.cpp's --spec-type spells it.
+	Name() string
+	// Reset forgets everything learned from an earlier sequence.
+	Reset()
+	// Draft proposes up to req.NMax tokens to follow req.History.
+	Draft(req Request) (Draft, error)
+	// Accepted tells the proposer how many of its last draft's tokens the
+	// target accepted (0..len(draft)); history has grown by accepted+1
+	// tokens at the next Draft call.
+	Accepted(n int)
+}
+
+// Multi tries several proposers in llama.cpp's priority order and returns
+// the first non-empty draft. When all are empty it reports the reason of the
+// first.
+type Multi struct {
+	Members []Proposer
+	last    Proposer
+}
+
+// Name lists the members' names, comma-separated.
+func (m *Multi) Name() string {
+	s := ""
+	for i, p := range m.Members {
+		if i > 0 {
+			s += ","
+		}
+		s += p.Name()
+	}
+	return s
+}
+
+// Reset resets every member.
+func (m *Multi) Reset() {
+	for _, p := range m.Members {
+		p.Reset()
+	}
+	m.last = nil
+}
+
+// Draft asks the members in order.
+func (m *Multi) Draft(req Request) (Draft, error) {
+	m.last = nil
+	var first Draft
+	for i, p := range m.Members {
+		d, err := p.Draft(req)
+		if err != nil {
+			return Draft{}, fmt.Errorf("%s: %w", p.Name(), err)
+		}
+		if d.Source == "" {
+			d.Source = p.Name()
+		}
+		if len(d.Tokens) > 0 {
+			m.last = p
+			return d, nil
+		}
+		if i == 0 {
+			first = d
+		}
+	}
+	return first, nil
+}
+
+// Accepted forwards the feedback to the member whose draft was verified.
+func (m *Multi) Accepted(n int) {
+	if m.last != nil {
+		m.last.Accepted(n)
+	}
+}
