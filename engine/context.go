@@ -198,19 +198,7 @@ func (c *Context) decode(tokens []Token, pos, seq int, want func(int) bool) erro
 	}
 	c.lastN = len(tokens)
 	for base := 0; base < len(tokens); base += c.nBatch {
-		n := min(c.nBatch, len(tokens)-base)
-		for i := range n {
-			c.bTok[i] = tokens[base+i]
-			c.bPos[i] = int32(pos + base + i)
-			c.bNSeq[i] = 1
-			*c.bSeq[i] = int32(seq)
-			c.bLogits[i] = 0
-			if want(base + i) {
-				c.bLogits[i] = 1
-			}
-		}
-		c.batch.NTokens = int32(n)
-		c.lastBase = base
+		n := c.fill(tokens, base, pos, seq, want)
 		rc := c.model.lib.c.llamaDecode(c.ptr, c.batch)
 		switch {
 		case rc == 0:
@@ -223,6 +211,25 @@ func (c *Context) decode(tokens []Token, pos, seq int, want func(int) bool) erro
 		}
 	}
 	return nil
+}
+
+// fill writes the chunk of tokens starting at base into the C batch and
+// returns its length.
+func (c *Context) fill(tokens []Token, base, pos, seq int, want func(int) bool) int {
+	n := min(c.nBatch, len(tokens)-base)
+	for i := range n {
+		c.bTok[i] = tokens[base+i]
+		c.bPos[i] = int32(pos + base + i)
+		c.bNSeq[i] = 1
+		*c.bSeq[i] = int32(seq)
+		c.bLogits[i] = 0
+		if want(base + i) {
+			c.bLogits[i] = 1
+		}
+	}
+	c.batch.NTokens = int32(n)
+	c.lastBase = base
+	return n
 }
 
 // Logits returns the logits of tokens[i] of the last Decode (negative i

@@ -104,8 +104,12 @@ func (r *inspectReport) print(c *cli.Context) {
 	fmt.Fprintf(w, "architecture  %s%s\n", s.Architecture, name)
 	fmt.Fprintf(w, "parameters    %s\n", count(s.Params))
 	if s.BlockCount > 0 {
-		fmt.Fprintf(w, "shape         %d layers, embedding %d, %d heads (%d KV), context %d\n",
-			s.BlockCount, s.EmbeddingLength, s.HeadCount, s.HeadCountKV, s.ContextLength)
+		heads := ""
+		if s.HeadCount > 0 {
+			heads = fmt.Sprintf(", %d heads (%d KV)", s.HeadCount, s.HeadCountKV)
+		}
+		fmt.Fprintf(w, "shape         %d layers, embedding %d%s, context %d\n",
+			s.BlockCount, s.EmbeddingLength, heads, s.ContextLength)
 	}
 	vocab := fmt.Sprintf("%d tokens, tokenizer %q", s.VocabSize, s.TokenizerModel)
 	if m := r.Model; m != nil {

@@ -24,8 +24,10 @@ import (
 )
 
 // version is set at build time with -ldflags "-X main.version=..."; when
-// empty, the module version or VCS revision from the build info is used.
+// empty, the module version or base plus the VCS revision is used.
 var version = ""
+
+const baseVersion = "0.1.0-dev"
 
 func speclabVersion() string {
 	if version != "" {
@@ -33,7 +35,7 @@ func speclabVersion() string {
 	}
 	bi, ok := debug.ReadBuildInfo()
 	if !ok {
-		return "devel"
+		return baseVersion
 	}
 	if v := bi.Main.Version; v != "" && v != "(devel)" {
 		return v
@@ -48,7 +50,7 @@ func speclabVersion() string {
 		}
 	}
 	if rev == "" {
-		return "devel"
+		return baseVersion
 	}
 	if len(rev) > 12 {
 		rev = rev[:12]
@@ -56,7 +58,7 @@ func speclabVersion() string {
 	if dirty {
 		rev += "-dirty"
 	}
-	return "devel-" + rev
+	return baseVersion + "+" + rev
 }
 
 // usageError marks errors in how the command was called (exit code 2).

@@ -1,0 +1,83 @@
+package engine_test
+
+import (
+	"fmt"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/speclab/speclab/engine"
+	"github.com/speclab/speclab/engine/gguf"
+	"github.com/speclab/speclab/engine/synth"
+	"github.com/speclab/speclab/internal/testenv"
+)
+
+// BenchmarkDecodeStep measures one single-token Decode (plus the tail
+// removal that keeps the position fixed) on the synthetic models, and in the
+// same run the Go side of that call (checks, batch fill, one purego call).
+// The metric go-side-% is the share of the Go layer in a decode step.
+func BenchmarkDecodeStep(b *testing.B) {
+	set := testenv.Models(b, gguf.TypeQ8_0)
+	for _, tc := range []struct{ name, path string }{{"draft", set.Draft}, {"target", set.Target}} {
+		b.Run(tc.name, func(b *testing.B) {
+			m := load(b, tc.path)
+			c := newCtx(b, m, 256)
+			toks := tokens(b, m, prompt)
+			if err := c.Decode(toks, 0, 0, engine.LogitsLast); err != nil {
+				b.Fatal(err)
+			}
+			pos := len(toks)
+			var goSide time.Duration
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				if err := c.Decode(toks[:1], pos, 0, engine.LogitsLast); err != nil {
+					b.Fatal(err)
+				}
+				c.RemoveTail(0, pos)
+				if i%16 == 0 { // sample the Go side without doubling the run
+					t0 := time.Now()
+					for range 16 {
+						engine.GoSideOfDecode(c, toks[0], pos)
+					}
+					goSide += time.Since(t0)
+				}
+			}
+			b.StopTimer()
+			perOp := float64(b.Elapsed().Nanoseconds()-goSide.Nanoseconds()) / float64(b.N)
+			goNs := float64(goSide.Nanoseconds()) / float64(16*((b.N+15)/16))
+			b.ReportMetric(goNs, "go-side-ns")
+			b.ReportMetric(100*goNs/perOp, "go-side-%")
+		})
+	}
+}
+
+// BenchmarkLogits measures reading the logits of one position: a zero-copy
+// view, so its cost must not grow with the vocabulary.
+func BenchmarkLogits(b *testing.B) {
+	dir := b.TempDir()
+	for _, vocab := range []int{32000, 150000} {
+		b.Run(fmt.Sprintf("vocab=%dk", vocab/1000), func(b *testing.B) {
+			tok, err := synth.Tokenizer(vocab)
+			if err != nil {
+				b.Fatal(err)
+			}
+			path := filepath.Join(dir, fmt.Sprintf("v%d.gguf", vocab))
+			if err := synth.WriteLlama(path, synth.DraftConfig(gguf.TypeQ8_0), tok, 1); err != nil {
+				b.Fatal(err)
+			}
+			m := load(b, path)
+			c := newCtx(b, m, 64)
+			toks := tokens(b, m, prompt)
+			if err := c.Decode(toks, 0, 0, engine.LogitsLast); err != nil {
+				b.Fatal(err)
+			}
+			b.ResetTimer()
+			var sink float32
+			for i := 0; i < b.N; i++ {
+				l := c.Logits(-1)
+				sink += l[i%len(l)]
+			}
+			_ = sink
+		})
+	}
+}
