@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -159,5 +160,32 @@ func TestSynthThenInspect(t *testing.T) {
 	code, out, _ = speclab(t, "--llama-lib", lib.Location.Lib, "inspect", filepath.Join(dir, "target.gguf"))
 	if code != 0 || !strings.Contains(out, "MXFP4") || !strings.Contains(out, "partial KV removal works") {
 		t.Errorf("inspect text output:\n%s", out)
+	}
+}
+
+// TestUnknownLibraryVersion: a libllama whose version speclab does not know
+// is refused with a message that says what to do, and a non-zero exit.
+func TestUnknownLibraryVersion(t *testing.T) {
+	cc, err := exec.LookPath("gcc")
+	if err != nil {
+		t.Skip("gcc not available to build a fake library")
+	}
+	dir := t.TempDir()
+	src := filepath.Join(dir, "fake.c")
+	if err := os.WriteFile(src, []byte(`const char *llama_version(void) { return "0.9.0-other"; }`+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	so := filepath.Join(dir, "libllama.so")
+	if out, err := exec.Command(cc, "-shared", "-fPIC", "-o", so, src).CombinedOutput(); err != nil {
+		t.Fatalf("gcc: %v\n%s", err, out)
+	}
+	code, out, errs := speclab(t, "--llama-lib", dir, "doctor")
+	if code != 1 {
+		t.Fatalf("exit %d, want 1", code)
+	}
+	for _, want := range []string{"0.9.0-other", "unknown libllama build", "--allow-unknown-llama"} {
+		if !strings.Contains(out+errs, want) {
+			t.Errorf("output lacks %q:\n%s%s", want, out, errs)
+		}
 	}
 }
