@@ -1,6 +1,10 @@
 package drafts
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/speclab/speclab/spec/sample"
+)
 
 // Token is a token id of the target's vocabulary (the same type as
 // engine.Token, kept here so that proposers need not import the engine).
@@ -39,9 +43,14 @@ type Request struct {
 	// PMin: a draft model stops when its top candidate's probability is
 	// below this.
 	PMin float32
-	// Sample asks a model proposer to sample its draft tokens (for
-	// rejection-sampling verification) instead of taking the argmax.
-	Sample bool
+	// MaxEntropy: a draft model stops when its distribution's entropy (nats)
+	// exceeds this; 0 means no entropy stop.
+	MaxEntropy float32
+	// Sample asks a model proposer to sample its draft tokens with Sampling
+	// (for rejection-sampling verification, which needs the proposer's full
+	// distribution) instead of drafting greedily.
+	Sample   bool
+	Sampling sample.Params
 }
 
 // Draft is a proposal. Tokens empty means no draft, and Reason says why.
@@ -51,10 +60,11 @@ type Draft struct {
 	// (nil for proposers without a distribution: n-gram methods propose
 	// deterministically, q = 1).
 	Q []float32
-	// Dist holds, per drafted token, the proposer's full distribution over
-	// the target vocabulary (nil unless the proposer has one and
-	// Request.Sample was set). Rejection sampling needs it.
-	Dist [][]float32
+	// Dist holds, per drafted token, the proposer's distribution over the
+	// target vocabulary after Request.Sampling (nil unless the proposer has
+	// one and Request.Sample was set). Rejection sampling needs it; without
+	// it a drafted token counts as proposed with certainty (q = 1).
+	Dist []sample.Dist
 	// Entropy holds, per drafted token, the entropy in nats of the
 	// proposer's distribution (nil when it has none).
 	Entropy []float32
