@@ -2,6 +2,7 @@ package drafts
 
 import (
 	"fmt"
+	"math/rand/v2"
 
 	"github.com/speclab/speclab/spec/sample"
 )
@@ -36,8 +37,13 @@ type Request struct {
 	// last element is the token the target sampled most recently (not yet
 	// decoded by the target). Proposers must not keep or modify it.
 	History []Token
-	// NMax is the most tokens to draft (<= 0: nothing may be drafted).
+	// NMax is the most tokens to draft (<= 0: nothing may be drafted): the
+	// policy's n_max (--spec-draft-n-max), capped by Room.
 	NMax int
+	// Room is the most tokens the target can still take in this step (its
+	// context and n_predict). llama.cpp caps n-gram drafts by this alone:
+	// --spec-draft-n-max applies to draft models only.
+	Room int
 	// NMin: drafts shorter than this are thrown away (BelowNMin).
 	NMin int
 	// PMin: a draft model stops when its top candidate's probability is
@@ -51,6 +57,10 @@ type Request struct {
 	// distribution) instead of drafting greedily.
 	Sample   bool
 	Sampling sample.Params
+	// Rand is the randomness of sampled drafts: the loop's seeded source,
+	// so that draws are independent across steps and generations and the
+	// same seed still gives the same output.
+	Rand *rand.Rand
 }
 
 // Draft is a proposal. Tokens empty means no draft, and Reason says why.
@@ -145,3 +155,20 @@ func (m *Multi) Accepted(n int) {
 		m.last.Accepted(n)
 	}
 }
+
+// Refused stands in for a proposer that could not be set up (a draft model
+// whose vocabulary llama.cpp's rules refuse, say): every draft is empty with
+// Why, so a run records why speculation never ran instead of looking like
+// zero acceptance.
+type Refused struct {
+	Method string // the --spec-type that was asked for
+	Why    Reason
+	Err    error // the refusal, e.g. an *IncompatibleError
+}
+
+func (r *Refused) Name() string { return r.Method }
+func (r *Refused) Reset()       {}
+func (r *Refused) Draft(Request) (Draft, error) {
+	return Draft{Reason: r.Why, Source: r.Method}, nil
+}
+func (r *Refused) Accepted(int) {}

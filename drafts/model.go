@@ -1,0 +1,156 @@
+package drafts
+
+import (
+	"fmt"
+	"math/rand/v2"
+
+	"github.com/speclab/speclab/engine"
+	"github.com/speclab/speclab/spec/sample"
+)
+
+// ModelVocab adapts an engine.Model's vocabulary to Vocab.
+type ModelVocab struct{ M *engine.Model }
+
+func (v ModelVocab) VocabType() int            { return int(v.M.Info.VocabType) }
+func (v ModelVocab) VocabSize() int            { return v.M.Info.VocabSize }
+func (v ModelVocab) AddBOS() bool              { return v.M.Info.AddBOS }
+func (v ModelVocab) AddEOS() bool              { return v.M.Info.AddEOS }
+func (v ModelVocab) BOS() Token                { return v.M.Info.BOS }
+func (v ModelVocab) EOS() Token                { return v.M.Info.EOS }
+func (v ModelVocab) TokenText(id Token) string { return v.M.TokenText(id) }
+
+// draftTopK is llama.cpp's draft-simple candidate count: the draft's
+// distribution is its top 10 tokens, renormalised.
+const draftTopK = 10
+
+// DraftModel is llama.cpp's draft-simple: a second, small model in its own
+// context mirrors the target's accepted tokens and drafts greedily from its
+// top-10 renormalised distribution, stopping below p_min or at n_max, and
+// throwing away drafts shorter than n_min. With Request.Sample it samples
+// instead, with the target's sampling settings, and reports its
+// distributions for rejection sampling.
+type DraftModel struct {
+	ctx     *engine.Context
+	canDrop bool
+	past    []Token // tokens in the draft context's memory, positions 0..len-1
+	rng     *rand.Rand
+	seed    uint64
+	greedy  sample.Params
+	d       sample.Dist
+}
+
+// NewDraftModel checks llama.cpp's vocabulary rules between target and the
+// draft context's model and returns the proposer, or an error wrapping
+// *IncompatibleError that names the failing rule. seed drives the draft's
+// own sampling (rejection mode).
+func NewDraftModel(target Vocab, ctx *engine.Context, seed uint64) (*DraftModel, error) {
+	if err := CheckCompatible(target, ModelVocab{ctx.Model()}); err != nil {
+		return nil, fmt.Errorf("draft model %s: %w", ctx.Model().Info.Path, err)
+	}
+	ok, err := ctx.Model().CanRemoveTail()
+	if err != nil {
+		return nil, fmt.Errorf("draft model: %w", err)
+	}
+	m := &DraftModel{ctx: ctx, canDrop: ok, seed: seed,
+		greedy: sample.Params{Temp: 1, TopK: draftTopK}}
+	m.Reset()
+	return m, nil
+}
+
+// Name is llama.cpp's --spec-type name.
+func (m *DraftModel) Name() string { return "draft-simple" }
+
+// Reset empties the draft context.
+func (m *DraftModel) Reset() {
+	m.ctx.ClearMemory()
+	m.past = m.past[:0]
+	m.rng = rand.New(rand.NewPCG(m.seed, 0xd4af7d4af7))
+}
+
+// Accepted needs no bookkeeping: the next Draft call finds the common
+// prefix of its memory and the history.
+func (m *DraftModel) Accepted(int) {}
+
+// Draft syncs the draft context with the history and drafts.
+func (m *DraftModel) Draft(req Request) (Draft, error) {
+	h := req.History
+	switch {
+	case req.Room <= 0:
+		return Draft{Reason: NoRoom}, nil
+	case req.NMax <= 0: // the policy's n_max is 0 here
+		return Draft{Reason: Disabled}, nil
+	}
+	if len(h)+req.NMax > m.ctx.NCtx() {
+		return Draft{Reason: NoRoom}, nil
+	}
+	if err := m.sync(h); err != nil {
+		return Draft{}, err
+	}
+	var d Draft
+	params, rng := m.greedy, m.rng
+	if req.Sample {
+		params = req.Sampling
+	}
+	if req.Rand != nil {
+		rng = req.Rand
+	}
+	for i := 0; i < req.NMax; i++ {
+		params.Fill(m.ctx.Logits(-1), &m.d)
+		var tok Token
+		var q float32
+		if req.Sample {
+			tok = m.d.Sample(rng.Float64())
+			q = m.d.Prob(tok)
+		} else {
+			tok, q = m.d.Top()
+		}
+		h := m.d.Entropy()
+		if q < req.PMin || (req.MaxEntropy > 0 && h > req.MaxEntropy) {
+			if i == 0 {
+				d.Reason = BelowPMin
+			}
+			break
+		}
+		d.Tokens = append(d.Tokens, tok)
+		d.Q = append(d.Q, q)
+		d.Entropy = append(d.Entropy, h)
+		if req.Sample {
+			d.Dist = append(d.Dist, m.d.Clone())
+		}
+		if i+1 == req.NMax {
+			break
+		}
+		if err := m.ctx.Decode([]Token{tok}, len(m.past), 0, engine.LogitsLast); err != nil {
+			return Draft{}, fmt.Errorf("draft-simple: %w", err)
+		}
+		m.past = append(m.past, tok)
+	}
+	if len(d.Tokens) > 0 && len(d.Tokens) < req.NMin {
+		return Draft{Reason: BelowNMin}, nil
+	}
+	return d, nil
+}
+
+// sync makes the draft context hold history, with the logits of its last
+// token ready.
+func (m *DraftModel) sync(h []Token) error {
+	c := 0
+	for c < len(m.past) && c < len(h) && m.past[c] == h[c] {
+		c++
+	}
+	if c == len(h) { // everything decoded: redo the last token for its logits
+		c--
+	}
+	if c < len(m.past) {
+		if !m.canDrop || !m.ctx.RemoveTail(0, c) {
+			m.ctx.ClearMemory()
+			c = 0
+		}
+		m.past = m.past[:c]
+	}
+	if err := m.ctx.Decode(h[c:], c, 0, engine.LogitsLast); err != nil {
+		return fmt.Errorf("draft-simple: %w", err)
+	}
+	m.past = append(m.past, h[c:]...)
+	return nil
+}
