@@ -167,6 +167,9 @@ func Generate(ctx context.Context, t Target, prop drafts.Proposer, prompt []Toke
 	if prop != nil {
 		prop.Reset()
 	}
+	if r, ok := cfg.Policy.(interface{ Reset() }); ok {
+		r.Reset() // stateful policies (hf, staircase) start afresh
+	}
 	return l.run(ctx, prompt)
 }
 

@@ -152,6 +152,7 @@ Use your own llama.cpp build (ROCm/HIP on Strix Halo, CUDA, Vulkan) with
 			doctorCommand(),
 			inspectCommand(),
 			modelsCommand(),
+			runCommand(),
 		},
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -187,5 +188,62 @@ func TestUnknownLibraryVersion(t *testing.T) {
 		if !strings.Contains(out+errs, want) {
 			t.Errorf("output lacks %q:\n%s%s", want, out, errs)
 		}
+	}
+}
+
+// TestRun drives `speclab run` end to end on the synthetic models.
+func TestRun(t *testing.T) {
+	lib := testenv.Lib(t)
+	set := testenv.Models(t, gguf.TypeQ8_0)
+	base := []string{"--llama-lib", lib.Location.Lib, "run", "--target", set.Target}
+	tests := []struct {
+		name string
+		args []string
+		code int
+		out  []string // in stdout+stderr
+	}{
+		{"draft lossless", []string{"--draft", set.Draft, "-p", "func main() {", "-n", "40", "--check-lossless"}, 0,
+			[]string{"lossless    true", "mean acceptance length"}},
+		{"refused draft", []string{"--draft", set.OtherVocab, "-p", "hello", "-n", "8"}, 0,
+			[]string{"refused", "vocab-refused", "never applied"}},
+		{"ngram short history", []string{"--spec-type", "ngram-simple", "-p", "hello", "-n", "16"}, 0,
+			[]string{"no-history", "never applied"}},
+		{"recurrent refuse", []string{"--draft", set.Draft, "-p", "hello", "-n", "8", "--rollback", "refuse"}, 0,
+			[]string{"target-cannot-rollback", "never applied"}},
+		{"no prompt", []string{"-n", "8"}, 2, []string{"no prompt"}},
+		{"draft type without model", []string{"--spec-type", "draft-simple", "-p", "x"}, 2, []string{"needs a draft model"}},
+		{"unknown type", []string{"--spec-type", "eagle", "-p", "x"}, 2, []string{"unknown method"}},
+		{"bad policy", []string{"--draft", set.Draft, "--dd-policy", "0:n4;4915x:n4", "-p", "x"}, 2, []string{"4915x"}},
+		{"sampling without temp", []string{"--verify", "rejection", "-p", "x"}, 2, []string{"--temp"}},
+		{"missing target", []string{"-p", "x"}, 1, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			args := append(slices.Clone(base), tt.args...)
+			switch tt.name {
+			case "missing target":
+				args[4] = "/nonexistent/target.gguf"
+			case "recurrent refuse":
+				args[4] = set.Recurrent
+			}
+			code, out, errs := speclab(t, args...)
+			if code != tt.code {
+				t.Fatalf("exit %d, want %d\n%s\n%s", code, tt.code, out, errs)
+			}
+			for _, want := range tt.out {
+				if !strings.Contains(out+errs, want) {
+					t.Errorf("output lacks %q:\n%s%s", want, out, errs)
+				}
+			}
+		})
+	}
+	// --json carries the numbers
+	code, out, _ := speclab(t, append(base, "--draft", set.Draft, "-p", "x", "-n", "24", "--json", "--check-lossless")...)
+	var r runOutput
+	if code != 0 || json.Unmarshal([]byte(out), &r) != nil {
+		t.Fatalf("--json: exit %d\n%s", code, out)
+	}
+	if r.Generated != 24 || r.Lossless == nil || !*r.Lossless || r.Drafted == 0 {
+		t.Errorf("--json result: %+v", r)
 	}
 }

@@ -1,0 +1,421 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/speclab/speclab/drafts"
+	"github.com/speclab/speclab/engine"
+	"github.com/speclab/speclab/spec"
+	"github.com/speclab/speclab/spec/sample"
+)
+
+// Flags shared by the commands that load models and generate.
+func modelFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "target", Aliases: []string{"m", "model"}, Usage: "target model (GGUF)", Required: true},
+		&cli.StringFlag{Name: "draft", Aliases: []string{"md", "spec-draft-model"}, Usage: "draft model (GGUF) for --spec-type draft-simple"},
+		&cli.IntFlag{Name: "ctx-size", Aliases: []string{"c"}, Usage: "context size in tokens (0: the model's training context)"},
+		&cli.IntFlag{Name: "threads", Aliases: []string{"t"}, Usage: "CPU threads (0: all cores)"},
+		&cli.IntFlag{Name: "gpu-layers", Aliases: []string{"ngl", "n-gpu-layers"}, Usage: "layers to offload to the GPU (-1: all)"},
+		&cli.StringFlag{Name: "flash-attn", Aliases: []string{"fa"}, Usage: "flash attention: on, off or auto", Value: "auto"},
+	}
+}
+
+// specFlags are llama.cpp's speculative flags, spelled as llama-server
+// spells them, plus speclab's own.
+func specFlags() []cli.Flag {
+	fs := []cli.Flag{
+		&cli.StringFlag{Name: "spec-type", Usage: "comma list of methods: none, " + strings.Join(drafts.Priority, ", ") + " (default: draft-simple when --draft is given, else none)"},
+		&cli.IntFlag{Name: "spec-draft-n-max", Usage: "most tokens a draft model drafts per step", Value: drafts.DefaultNMax},
+		&cli.IntFlag{Name: "spec-draft-n-min", Usage: "drafts shorter than this are thrown away", Value: 0},
+		&cli.Float64Flag{Name: "spec-draft-p-min", Usage: "a draft model stops below this probability", Value: float64(drafts.DefaultPMin)},
+		&cli.StringFlag{Name: "dd-policy", Usage: `dynamic draft policy, e.g. "0:n4,p0.25;49152:n4,p0.0", "hf:5", "staircase:1,8", "entropy:e2.5,n8" (overrides the n-max/p-min flags)`},
+		&cli.StringFlag{Name: "verify", Usage: "verification: greedy, rejection or match (default: greedy at --temp 0, else match, as llama-server)"},
+		&cli.StringFlag{Name: "rollback", Usage: "for targets whose memory cannot drop a tail: checkpoint (save/restore state) or refuse (llama.cpp early 2026: no speculation)", Value: string(spec.Checkpoint)},
+		&cli.BoolFlag{Name: "llama-refusal", Usage: "when the draft's vocabulary is refused, switch off every method as llama.cpp does (default: only the draft model)"},
+	}
+	for _, f := range drafts.NgramFlags() {
+		fs = append(fs, &cli.IntFlag{Name: strings.TrimPrefix(f, "--"), Usage: "llama.cpp's " + f + " (default as llama.cpp)"})
+	}
+	return fs
+}
+
+func samplingFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.IntFlag{Name: "n-predict", Aliases: []string{"n"}, Usage: "tokens to generate", Value: 128},
+		&cli.Float64Flag{Name: "temp", Usage: "temperature (0: greedy)", Value: 0},
+		&cli.IntFlag{Name: "top-k", Usage: "top-k at temperature > 0 (0: off)", Value: 40},
+		&cli.Float64Flag{Name: "top-p", Usage: "top-p at temperature > 0 (1: off)", Value: 0.95},
+		&cli.Float64Flag{Name: "min-p", Usage: "min-p at temperature > 0 (0: off)", Value: 0.05},
+		&cli.Uint64Flag{Name: "seed", Usage: "seed of sampling (the same seed gives the same output)", Value: 1},
+		&cli.BoolFlag{Name: "ignore-eos", Usage: "keep generating past end-of-generation tokens"},
+	}
+}
+
+func runCommand() *cli.Command {
+	flags := append(modelFlags(), specFlags()...)
+	flags = append(flags, samplingFlags()...)
+	flags = append(flags,
+		&cli.StringFlag{Name: "prompt", Aliases: []string{"p"}, Usage: "prompt text"},
+		&cli.StringFlag{Name: "prompt-file", Aliases: []string{"f"}, Usage: "read the prompt from a file"},
+		&cli.BoolFlag{Name: "check-lossless", Usage: "also decode without speculation and fail if the outputs differ (greedy only)"},
+		&cli.BoolFlag{Name: "json", Usage: "print the result and statistics as JSON"},
+	)
+	return &cli.Command{
+		Name:  "run",
+		Usage: "generate from a prompt with speculative decoding and say what happened to every draft",
+		Description: `Loads the target (and the draft model, if any), runs the speculative loop and
+prints the text, then a summary: steps, drafted, accepted, acceptance rate, mean
+acceptance length, tokens/s, and why drafts were empty. Flags are spelled as
+llama-server spells them, so a configuration carries across.
+
+Unlike llama-server, --draft alone turns draft-simple on (llama.cpp needs
+--spec-type draft-simple too, and otherwise runs with no speculation at all).
+
+Examples:
+   speclab run --target models/target.gguf --draft models/draft.gguf -p "func main() {"
+   speclab run -m t.gguf --spec-type ngram-simple,ngram-map-k4v -f prompt.txt -n 512
+   speclab run -m t.gguf -md d.gguf --dd-policy "0:n4,p0.25;49152:n4,p0.0" --check-lossless
+   speclab run -m t.gguf -md d.gguf --temp 0.8 --verify rejection --seed 7`,
+		Flags: flags,
+		Action: func(c *cli.Context) error {
+			if err := noFlagsAfterArgs(c); err != nil {
+				return err
+			}
+			if c.NArg() > 0 {
+				return usagef("run takes no arguments (got %q); give the prompt with --prompt or --prompt-file", c.Args().First())
+			}
+			return doRun(c)
+		},
+	}
+}
+
+// session is the loaded target, draft and proposer of a run.
+type session struct {
+	target   *engine.Model
+	draft    *engine.Model
+	tctx     *engine.Context
+	dctx     *engine.Context
+	tg       *spec.EngineTarget
+	prop     drafts.Proposer
+	refusal  error
+	types    []string
+	cfg      spec.Config
+	policyID string
+}
+
+func (s *session) Close() {
+	for _, c := range []*engine.Context{s.dctx, s.tctx} {
+		if c != nil {
+			c.Close()
+		}
+	}
+	for _, m := range []*engine.Model{s.draft, s.target} {
+		if m != nil {
+			m.Close()
+		}
+	}
+}
+
+func contextParams(c *cli.Context) (engine.ContextParams, error) {
+	p := engine.ContextParams{NCtx: c.Int("ctx-size"), Threads: c.Int("threads")}
+	switch c.String("flash-attn") {
+	case "auto", "":
+	case "on", "1", "true":
+		p.FlashAttn = engine.FlashAttnOn
+	case "off", "0", "false":
+		p.FlashAttn = engine.FlashAttnOff
+	default:
+		return p, usagef("--flash-attn %q: want on, off or auto", c.String("flash-attn"))
+	}
+	if p.NCtx < 0 || p.Threads < 0 {
+		return p, usagef("--ctx-size and --threads must not be negative")
+	}
+	return p, nil
+}
+
+// openSession loads the models and builds the proposer and the loop's
+// configuration from the flags.
+func openSession(c *cli.Context) (*session, error) {
+	s := &session{}
+	var err error
+	if s.types, err = drafts.ParseTypes(c.String("spec-type")); err != nil {
+		return nil, usageError{err.Error()}
+	}
+	if !c.IsSet("spec-type") && c.String("draft") != "" {
+		s.types = []string{"draft-simple"}
+	}
+	if slices.Contains(s.types, "draft-simple") && c.String("draft") == "" {
+		return nil, usagef("--spec-type draft-simple needs a draft model: --draft MODEL.gguf")
+	}
+	if s.cfg, s.policyID, err = loopConfig(c); err != nil {
+		return nil, err
+	}
+	cp, err := contextParams(c)
+	if err != nil {
+		return nil, err
+	}
+	lib, err := openLib(c)
+	if err != nil {
+		return nil, err
+	}
+	mp := engine.ModelParams{GPULayers: c.Int("gpu-layers"), LoadMode: engine.LoadAuto}
+	ok := false
+	defer func() {
+		if !ok {
+			s.Close()
+		}
+	}()
+	if s.target, err = lib.LoadModel(c.String("target"), mp); err != nil {
+		return nil, fmt.Errorf("target: %w", err)
+	}
+	if s.tctx, err = s.target.NewContext(cp); err != nil {
+		return nil, err
+	}
+	if s.tg, err = spec.NewTarget(s.tctx); err != nil {
+		return nil, err
+	}
+	if d := c.String("draft"); d != "" && slices.Contains(s.types, "draft-simple") {
+		if s.draft, err = lib.LoadModel(d, mp); err != nil {
+			return nil, fmt.Errorf("draft: %w", err)
+		}
+		dp := cp
+		dp.NCtx = s.tctx.NCtx()
+		if s.dctx, err = s.draft.NewContext(dp); err != nil {
+			return nil, err
+		}
+	}
+	ngram := map[string]int{}
+	for _, f := range drafts.NgramFlags() {
+		if name := strings.TrimPrefix(f, "--"); c.IsSet(name) {
+			ngram[name] = c.Int(name)
+		}
+	}
+	s.prop, err = drafts.New(drafts.Setup{
+		Types: s.types, Ngram: ngram, Target: drafts.ModelVocab{M: s.target},
+		DraftCtx: s.dctx, Seed: c.Uint64("seed"), LlamaRefusal: c.Bool("llama-refusal"),
+	})
+	if err != nil {
+		return nil, usageError{err.Error()}
+	}
+	s.refusal = drafts.RefusalOf(s.prop)
+	ok = true
+	return s, nil
+}
+
+// loopConfig reads the loop's settings and names the policy.
+func loopConfig(c *cli.Context) (spec.Config, string, error) {
+	cfg := spec.Config{
+		NPredict:   c.Int("n-predict"),
+		Seed:       c.Uint64("seed"),
+		NMin:       c.Int("spec-draft-n-min"),
+		IgnoreEOG:  c.Bool("ignore-eos"),
+		TokenProbs: true,
+		Sampling: sample.Params{Temp: float32(c.Float64("temp")), TopK: c.Int("top-k"),
+			TopP: float32(c.Float64("top-p")), MinP: float32(c.Float64("min-p"))},
+	}
+	if cfg.NPredict <= 0 {
+		return cfg, "", usagef("--n-predict %d: want > 0", cfg.NPredict)
+	}
+	if err := cfg.Sampling.Validate(); err != nil {
+		return cfg, "", usageError{err.Error()}
+	}
+	v := c.String("verify")
+	switch {
+	case v == "" && cfg.Sampling.Greedy():
+		cfg.Verify = spec.Greedy
+	case v == "":
+		cfg.Verify = spec.Match
+	default:
+		var err error
+		if cfg.Verify, err = spec.ParseVerify(v); err != nil {
+			return cfg, "", usageError{err.Error()}
+		}
+	}
+	if cfg.Verify != spec.Greedy && cfg.Sampling.Greedy() {
+		return cfg, "", usagef("--verify %s samples: give --temp > 0 (or use --verify greedy)", cfg.Verify)
+	}
+	if cfg.Verify == spec.Greedy && !cfg.Sampling.Greedy() {
+		return cfg, "", usagef("--verify greedy with --temp %g: greedy verification needs --temp 0", cfg.Sampling.Temp)
+	}
+	r, err := spec.ParseRollback(c.String("rollback"))
+	if err != nil {
+		return cfg, "", usageError{err.Error()}
+	}
+	cfg.Rollback = r
+	if p := c.String("dd-policy"); p != "" {
+		pol, err := drafts.ParsePolicy(p)
+		if err != nil {
+			return cfg, "", usagef("--dd-policy: %v", err)
+		}
+		cfg.Policy = pol
+	} else {
+		cfg.Policy = drafts.Static{NMax: c.Int("spec-draft-n-max"), PMin: float32(c.Float64("spec-draft-p-min"))}
+	}
+	return cfg, fmt.Sprint(cfg.Policy), nil
+}
+
+func readPrompt(c *cli.Context) (string, error) {
+	p, f := c.String("prompt"), c.String("prompt-file")
+	switch {
+	case p != "" && f != "":
+		return "", usagef("give --prompt or --prompt-file, not both")
+	case f != "":
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return "", fmt.Errorf("prompt: %w", err)
+		}
+		return string(b), nil
+	case p != "":
+		return p, nil
+	}
+	return "", usagef("no prompt: give --prompt TEXT or --prompt-file FILE")
+}
+
+// runOutput is `speclab run --json`.
+type runOutput struct {
+	Text          string         `json:"text"`
+	Tokens        []int32        `json:"tokens"`
+	SpecTypes     []string       `json:"spec_types"`
+	Policy        string         `json:"policy"`
+	Verify        string         `json:"verify"`
+	Refusal       string         `json:"refusal,omitempty"`
+	Steps         int            `json:"steps"`
+	Drafted       int            `json:"drafted"`
+	Accepted      int            `json:"accepted"`
+	Acceptance    float64        `json:"acceptance_rate"`
+	MeanAcceptLen float64        `json:"mean_acceptance_length"`
+	TokensPerSec  float64        `json:"tokens_per_second"`
+	PromptTokens  int            `json:"prompt_tokens"`
+	Generated     int            `json:"generated"`
+	Stop          string         `json:"stop"`
+	EmptyDrafts   map[string]int `json:"empty_drafts"`
+	Lossless      *bool          `json:"lossless,omitempty"`
+}
+
+func doRun(c *cli.Context) error {
+	text, err := readPrompt(c)
+	if err != nil {
+		return err
+	}
+	if c.Bool("check-lossless") && c.String("verify") != "" && c.String("verify") != "greedy" {
+		return usagef("--check-lossless compares with plain greedy decoding: it needs --verify greedy (and --temp 0)")
+	}
+	s, err := openSession(c)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	prompt, err := s.target.Tokenize(text, true, false)
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	res, err := spec.Generate(ctx, s.tg, s.prop, prompt, s.cfg, nil)
+	if err != nil && !errors.Is(err, context.Canceled) {
+		return fmt.Errorf("run: %w", err)
+	}
+	out := runOutput{
+		Text: detok(s.target, res.Tokens), Tokens: res.Tokens, SpecTypes: s.types, Policy: s.policyID,
+		Verify: string(s.cfg.Verify), Steps: res.Stats.Steps, Drafted: res.Stats.Drafted,
+		Accepted: res.Stats.Accepted, Acceptance: res.Stats.AcceptanceRate(),
+		MeanAcceptLen: res.Stats.MeanAcceptLen(), TokensPerSec: res.Stats.TokensPerSecond(),
+		PromptTokens: res.Stats.PromptTokens, Generated: res.Stats.Generated, Stop: string(res.Stats.Stop),
+		EmptyDrafts: map[string]int{},
+	}
+	if out.SpecTypes == nil {
+		out.SpecTypes = []string{}
+	}
+	for r, n := range res.Stats.Empty {
+		out.EmptyDrafts[string(r)] = n
+	}
+	if s.refusal != nil {
+		out.Refusal = s.refusal.Error()
+	}
+	var lossErr error
+	if c.Bool("check-lossless") && !errors.Is(err, context.Canceled) {
+		s.tg.Clear()
+		plain, perr := spec.Generate(ctx, s.tg, nil, prompt, s.cfg, nil)
+		if perr != nil {
+			return fmt.Errorf("check-lossless: plain decoding: %w", perr)
+		}
+		same := slices.Equal(plain.Tokens, res.Tokens)
+		out.Lossless = &same
+		if !same {
+			i := 0
+			for i < len(plain.Tokens) && i < len(res.Tokens) && plain.Tokens[i] == res.Tokens[i] {
+				i++
+			}
+			lossErr = fmt.Errorf("check-lossless: FAILED: speculative output differs from plain decoding at generated token %d", i)
+		}
+	}
+	if c.Bool("json") {
+		enc := json.NewEncoder(c.App.Writer)
+		enc.SetIndent("", "  ")
+		if e := enc.Encode(out); e != nil {
+			return e
+		}
+	} else {
+		fmt.Fprintln(c.App.Writer, out.Text)
+		printSummary(c, s, res, out)
+	}
+	if errors.Is(err, context.Canceled) {
+		return fmt.Errorf("interrupted after %d tokens", len(res.Tokens))
+	}
+	return lossErr
+}
+
+func detok(m *engine.Model, toks []int32) string {
+	var b []byte
+	for _, t := range toks {
+		b = m.Piece(b, t, false)
+	}
+	return string(b)
+}
+
+func printSummary(c *cli.Context, s *session, res *spec.Result, out runOutput) {
+	w := c.App.ErrWriter
+	st := res.Stats
+	types := "none"
+	if len(s.types) > 0 {
+		types = strings.Join(s.types, ",")
+	}
+	fmt.Fprintf(w, "\n--- speclab: %s, verify %s, policy %s\n", types, s.cfg.Verify, s.policyID)
+	if s.refusal != nil {
+		fmt.Fprintf(w, "refused:    %v\n", s.refusal)
+	}
+	applied := "never applied"
+	if st.Applied() {
+		applied = fmt.Sprintf("applied on %d of %d steps", st.DraftSteps, st.Steps)
+	}
+	fmt.Fprintf(w, "speculation %s\n", applied)
+	fmt.Fprintf(w, "drafted     %d, accepted %d (acceptance rate %.1f%%), mean acceptance length %.2f\n",
+		st.Drafted, st.Accepted, 100*st.AcceptanceRate(), st.MeanAcceptLen())
+	fmt.Fprintf(w, "speed       %.1f tokens/s generating %d tokens (stop: %s); prompt %d tokens in %s\n",
+		st.TokensPerSecond(), st.Generated, st.Stop, st.PromptTokens, st.PromptTime.Round(1e5))
+	if st.Checkpoints > 0 {
+		fmt.Fprintf(w, "rollback    %d state checkpoints, %s restoring and replaying\n", st.Checkpoints, st.Rollback.Round(1e5))
+	}
+	if len(st.Empty) > 0 {
+		var rs []string
+		for r, n := range st.Empty {
+			rs = append(rs, fmt.Sprintf("%s %d", r, n))
+		}
+		sort.Strings(rs)
+		fmt.Fprintf(w, "empty       %s\n", strings.Join(rs, ", "))
+	}
+	if out.Lossless != nil {
+		fmt.Fprintf(w, "lossless    %v (compared with plain decoding)\n", *out.Lossless)
+	}
+}

@@ -1,0 +1,118 @@
+package drafts
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/speclab/speclab/engine"
+)
+
+// Priority is llama.cpp's order among the --spec-type methods speclab
+// implements: for each step the first that returns a draft wins.
+var Priority = []string{"ngram-simple", "ngram-map-k", "ngram-map-k4v", "ngram-mod", "draft-simple"}
+
+// Setup describes the proposers of a run, as llama.cpp's flags do.
+type Setup struct {
+	// Types are --spec-type names; "none" or empty means no speculation.
+	Types []string
+	// Ngram holds n-gram options by llama.cpp flag name (see NgramFlags).
+	Ngram map[string]int
+	// Target is the target's vocabulary, for the draft model's checks.
+	Target Vocab
+	// DraftCtx is a context of the draft model (draft-simple only).
+	DraftCtx *engine.Context
+	// Seed seeds the draft model's own sampling.
+	Seed uint64
+	// LlamaRefusal copies llama.cpp's behaviour when the draft model's
+	// vocabulary is refused: speculation is switched off altogether, the
+	// n-gram methods of the same list included. Otherwise only the draft
+	// model is left out.
+	LlamaRefusal bool
+}
+
+// ParseTypes splits a --spec-type list and checks the names.
+func ParseTypes(s string) ([]string, error) {
+	var out []string
+	for _, t := range strings.Split(s, ",") {
+		t = strings.TrimSpace(t)
+		switch {
+		case t == "" || t == "none":
+			continue
+		case slices.Contains(Priority, t):
+			if !slices.Contains(out, t) {
+				out = append(out, t)
+			}
+		case slices.Contains([]string{"draft-eagle3", "draft-mtp", "draft-dflash", "draft-dspark", "ngram-cache"}, t):
+			return nil, fmt.Errorf("--spec-type %s: a llama.cpp method speclab does not implement (implemented: %s)", t, strings.Join(Priority, ", "))
+		default:
+			return nil, fmt.Errorf("--spec-type %q: unknown method (known: none, %s)", t, strings.Join(Priority, ", "))
+		}
+	}
+	return out, nil
+}
+
+// New builds the proposer of s: nil when no method is configured, a single
+// proposer, or a Multi in llama.cpp's priority order. A draft model that
+// llama.cpp's vocabulary rules refuse does not fail the run: it becomes a
+// Refused member whose every draft is empty with the reason vocab-refused;
+// RefusalOf returns the refusal, naming the rule that failed.
+func New(s Setup) (Proposer, error) {
+	types := slices.Clone(s.Types)
+	slices.SortStableFunc(types, func(a, b string) int {
+		return slices.Index(Priority, a) - slices.Index(Priority, b)
+	})
+	var members []Proposer
+	var refusal error
+	for _, t := range types {
+		if t != "draft-simple" {
+			p, err := NewNgram(t, s.Ngram)
+			if err != nil {
+				return nil, err
+			}
+			members = append(members, p)
+			continue
+		}
+		if s.DraftCtx == nil {
+			return nil, errors.New("--spec-type draft-simple needs a draft model (--draft / -md)")
+		}
+		p, err := NewDraftModel(s.Target, s.DraftCtx, s.Seed)
+		var ie *IncompatibleError
+		switch {
+		case errors.As(err, &ie):
+			refusal = err
+			members = append(members, &Refused{Method: t, Why: VocabRefused, Err: err})
+		case err != nil:
+			return nil, err
+		default:
+			members = append(members, p)
+		}
+	}
+	if refusal != nil && s.LlamaRefusal {
+		return &Refused{Method: strings.Join(types, ","), Why: VocabRefused, Err: refusal}, nil
+	}
+	switch len(members) {
+	case 0:
+		return nil, nil
+	case 1:
+		return members[0], nil
+	}
+	return &Multi{Members: members}, nil
+}
+
+// RefusalOf returns the error of the first Refused proposer in p (p itself
+// or a member of a Multi), or nil.
+func RefusalOf(p Proposer) error {
+	switch p := p.(type) {
+	case *Refused:
+		return p.Err
+	case *Multi:
+		for _, m := range p.Members {
+			if err := RefusalOf(m); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
