@@ -15,19 +15,20 @@
 //     shorter, which means a new sequence) does it with History minus its last
 //     token. NgramMap.Begin and NgramMod.Begin do it explicitly, keeping what
 //     llama.cpp keeps across requests.
-//   - The server truncates every draft to its n_max (the room left in the
-//     context and in n_predict: n_ctx - n_past - 2 and n_remaining - 1, not
-//     --spec-draft-n-max, which only draft models use). Request.NMax plays
-//     that part; NMax <= 0 means the server does not draft at all (NoRoom).
-//   - Request.NMin, PMin and Sample are not used by n-gram methods: llama.cpp
-//     applies the draft n_min and p_min to draft models only (ngram-mod has
-//     its own n_min).
+//   - The server truncates every draft to its n_max, the room left in the
+//     context and in n_predict (n_ctx - n_past - 2 and n_remaining - 1).
+//     Request.Room plays that part; Room <= 0 means the server does not
+//     draft at all (NoRoom).
+//   - Request.NMax, NMin, PMin and Sample are not used by n-gram methods:
+//     llama.cpp applies --spec-draft-n-max, n-min and p-min to draft models
+//     only (ngram-mod has its own n_max and n_min).
 //   - The server calls accept only after a non-empty draft, so Accepted after
 //     an empty draft is ignored. Its argument is clamped to [0, len(draft)].
 //
 // Indexing is incremental: each proposer remembers how much of History it has
-// seen and looks only at the new part, so a call costs the same at 1k and at
-// 100k tokens of history. History must only grow within a sequence (new
+// seen and looks only at the new part, so a call's work does not grow with
+// the history (except k4v's statistics, which visit every earlier occurrence
+// of a key once, as llama.cpp does). History must only grow within a sequence (new
 // tokens appended); when it is shorter than the last call's, the proposer
 // resets itself and begins a new sequence.
 
@@ -180,7 +181,7 @@ type chainIndex struct {
 	h    uint64 // hash of the n-gram at done-1
 	done int    // n-grams starting before done are indexed
 	prev []int32
-	head map[uint64]int32
+	head headTable
 }
 
 const chainBase = 0x9E3779B97F4A7C15
@@ -192,11 +193,7 @@ func (c *chainIndex) reset(n int) {
 		c.pow *= chainBase
 	}
 	c.prev = c.prev[:0]
-	if c.head == nil {
-		c.head = make(map[uint64]int32)
-	} else {
-		clear(c.head)
-	}
+	c.head.reset()
 }
 
 // extend indexes the n-grams of h not indexed yet. h must extend the
@@ -209,13 +206,57 @@ func (c *chainIndex) extend(h []Token) {
 		} else {
 			c.h = (c.h-chainTok(h[p-1])*c.pow)*chainBase + chainTok(h[p+n-1])
 		}
-		last, ok := c.head[c.h]
-		if !ok {
-			last = -1
-		}
-		c.prev = append(c.prev, last)
-		c.head[c.h] = int32(p)
+		c.prev = append(c.prev, c.head.swap(c.h, int32(p)))
 		c.done = p + 1
+	}
+}
+
+// headTable maps an n-gram hash to the latest position with that hash: an
+// open-addressing table with linear probing, cheaper than a Go map here.
+type headTable struct {
+	slots []headSlot // len is a power of 2, at most half full
+	used  int
+}
+
+type headSlot struct {
+	h   uint64
+	pos int32 // 0: empty, else position+1
+}
+
+func (t *headTable) reset() {
+	clear(t.slots)
+	t.used = 0
+}
+
+// swap stores pos for h and returns the position stored before (-1: none).
+func (t *headTable) swap(h uint64, pos int32) int32 {
+	if 2*(t.used+1) > len(t.slots) {
+		t.grow()
+	}
+	mask := uint64(len(t.slots) - 1)
+	for i := (h * chainBase) >> 32 & mask; ; i = (i + 1) & mask {
+		s := &t.slots[i]
+		if s.pos == 0 {
+			s.h, s.pos = h, pos+1
+			t.used++
+			return -1
+		}
+		if s.h == h {
+			old := s.pos - 1
+			s.pos = pos + 1
+			return old
+		}
+	}
+}
+
+func (t *headTable) grow() {
+	old := t.slots
+	t.slots = make([]headSlot, max(1024, 2*len(old)))
+	t.used = 0
+	for _, s := range old {
+		if s.pos != 0 {
+			t.swap(s.h, s.pos-1)
+		}
 	}
 }
 

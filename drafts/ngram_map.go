@@ -52,7 +52,7 @@ const (
 // draft had 0 tokens accepted drafts nothing more until Begin cleans it up
 // or Reset.
 //
-// Empty drafts: NoRoom when Request.NMax <= 0; NoHistory while cur_len <
+// Empty drafts: NoRoom when Request.Room <= 0; NoHistory while cur_len <
 // 2N+M, i.e. len(History) <= 2N+M (72 with the defaults: the first draft may
 // come at 73); NoMatch otherwise, with Detail saying which case.
 //
@@ -261,7 +261,7 @@ func (p *NgramMap) Draft(req Request) (Draft, error) {
 		return Draft{}, err
 	}
 	p.lastLen, p.detail = 0, ""
-	if req.NMax <= 0 {
+	if req.Room <= 0 {
 		return noDraft(p.Name(), NoRoom), nil
 	}
 	p.lastCreated, p.lastKey, p.lastValue = false, 0, 0
@@ -331,7 +331,7 @@ func (p *NgramMap) Draft(req Request) (Draft, error) {
 	k := &p.keys[koff]
 	k.num = min(k.num+1, mapMaxCount)
 	if !p.K4V {
-		return p.emit(inp, match, min(m, k.values[0].accepted), koff, 0, req.NMax), nil
+		return p.emit(inp, match, min(m, k.values[0].accepted), koff, 0, req.Room), nil
 	}
 	if k.num < p.MinHits {
 		p.detail = MapBelowMinHits
@@ -384,7 +384,7 @@ func (p *NgramMap) Draft(req Request) (Draft, error) {
 		p.detail = MapNotDominant
 		return noDraft(p.Name(), NoMatch), nil
 	}
-	return p.emit(inp, match, min(m, k.values[slotMax].accepted), koff, slotMax, req.NMax), nil
+	return p.emit(inp, match, min(m, k.values[slotMax].accepted), koff, slotMax, req.Room), nil
 }
 
 // findKey returns the offset of the first key whose n-gram is key, or -1.

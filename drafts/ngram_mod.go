@@ -7,9 +7,8 @@ import (
 
 // Constants of common/ngram-mod.cpp and its use in common/speculative.cpp.
 const (
-	modPoolSize  = 4 * 1024 * 1024     // entries of the pool (int32 each)
+	modPoolSize  = 4 * 1024 * 1024     // entries of the pool (4 bytes each)
 	modMul       = 6364136223846793005 // the pool's hash multiplier
-	modEmpty     = -1                  // common_ngram_mod::EMPTY
 	modChunk     = 32                  // new n-grams are added once i_last+32 < cur_len
 	modLowAccept = 5                   // rounds in a row under 25% acceptance that reset the pool
 )
@@ -30,11 +29,11 @@ const (
 //
 // The pool is emptied when more than 25% of it is used after a prompt is
 // added, and after 5 verified drafts in a row with accepted/drafted under
-// 0.25 (drafted counting the chain before Request.NMax cut it, as in
+// 0.25 (drafted counting the chain before Request.Room cut it, as in
 // llama.cpp); the latter also sets i_last to 0, so the next draft with
 // cur_len > 32 adds the whole history again.
 //
-// Empty drafts: NoRoom when Request.NMax <= 0; NoHistory while cur_len <
+// Empty drafts: NoRoom when Request.Room <= 0; NoHistory while cur_len <
 // NMatch, i.e. len(History) <= NMatch; Disabled when NMax is 0; NoMatch when
 // the first lookup finds nothing; BelowNMin when the chain breaks after 1 to
 // NMin-1 tokens.
@@ -42,6 +41,12 @@ const (
 // In llama.cpp one pool serves every sequence and survives requests; here
 // each NgramMod has its own (16 MiB), emptied by Reset, while Begin keeps
 // it. Changing a field between calls resets the proposer.
+//
+// Emptying the pool after low acceptance and adding the whole history back
+// costs llama.cpp time in proportion to the history. When the pool holds
+// exactly the history's n-grams added in order (the usual case), this port
+// keeps it and adds only the n-grams it lacks when llama.cpp would add them
+// all back, which leaves the pool in the same state.
 type NgramMod struct {
 	NMatch, NMin, NMax int
 
@@ -49,9 +54,15 @@ type NgramMod struct {
 	track seqTrack
 	begun bool
 
-	pool []int32
+	pool []uint32 // token+1; 0 is empty (llama.cpp's EMPTY)
 	used int
 	pow  uint64 // modMul^(NMatch-1)
+	// poolEnd >= 0: the pool holds exactly the n-grams starting at
+	// [0, poolEnd) of this sequence, added in order since it was empty; -1:
+	// anything else. lazy: llama.cpp's pool is empty but the pool here
+	// still holds those n-grams, which llama.cpp will add back.
+	poolEnd int
+	lazy    bool
 
 	iLast      int // i_last
 	nDraftLast int // n_draft_last
@@ -92,12 +103,12 @@ func (p *NgramMod) Reset() {
 
 func (p *NgramMod) resetPool() {
 	if p.pool == nil {
-		p.pool = make([]int32, modPoolSize)
-	}
-	for i := range p.pool {
-		p.pool[i] = modEmpty
+		p.pool = make([]uint32, modPoolSize)
+	} else {
+		clear(p.pool)
 	}
 	p.used = 0
+	p.poolEnd, p.lazy = 0, false
 }
 
 func modTok(t Token) uint64 { return uint64(int64(t)) }
@@ -105,6 +116,14 @@ func modTok(t Token) uint64 { return uint64(int64(t)) }
 // add stores, for each start i in [from, to), the token after the n-gram at
 // i; tokens[to+NMatch-1] must exist.
 func (p *NgramMod) add(tokens []Token, from, to int) {
+	if from >= to {
+		return
+	}
+	if p.poolEnd == from {
+		p.poolEnd = to
+	} else {
+		p.poolEnd = -1
+	}
 	n := p.NMatch
 	var h uint64
 	for i := from; i < to; i++ {
@@ -117,10 +136,10 @@ func (p *NgramMod) add(tokens []Token, from, to int) {
 			h = (h-modTok(tokens[i-1])*p.pow)*modMul + modTok(tokens[i+n-1])
 		}
 		s := h % modPoolSize
-		if p.pool[s] == modEmpty {
+		if p.pool[s] == 0 {
 			p.used++
 		}
-		p.pool[s] = tokens[i+n]
+		p.pool[s] = uint32(tokens[i+n]) + 1
 	}
 }
 
@@ -146,6 +165,9 @@ func (p *NgramMod) Begin(prompt []Token) error {
 }
 
 func (p *NgramMod) begin(prompt []Token) {
+	if p.lazy {
+		p.resetPool()
+	}
 	p.begun = true
 	p.iLast, p.nDraftLast = 0, 0
 	n := p.NMatch
@@ -180,7 +202,7 @@ func (p *NgramMod) Draft(req Request) (Draft, error) {
 		p.begin(h[:len(h)-1])
 	}
 	p.lastLen = 0
-	if req.NMax <= 0 {
+	if req.Room <= 0 {
 		return noDraft(p.Name(), NoRoom), nil
 	}
 	p.nDraftLast = 0
@@ -189,7 +211,15 @@ func (p *NgramMod) Draft(req Request) (Draft, error) {
 	if cur < n {
 		return noDraft(p.Name(), NoHistory), nil
 	}
-	if p.iLast+modChunk < cur {
+	switch {
+	case p.lazy && modChunk < cur:
+		// llama.cpp adds [0, cur-n) to its empty pool; [0, poolEnd) are here.
+		p.add(h[:cur], p.poolEnd, cur-n)
+		p.iLast = cur - n
+		p.lazy = false
+	case p.lazy:
+		p.resetPool() // llama.cpp's pool stays empty for now
+	case p.iLast+modChunk < cur:
 		p.add(h[:cur], p.iLast, cur-n)
 		p.iLast = cur - n
 	}
@@ -203,8 +233,8 @@ func (p *NgramMod) Draft(req Request) (Draft, error) {
 	}
 	res := p.buf[:0]
 	for i := 0; i < p.NMax; i++ {
-		t := p.pool[hh%modPoolSize]
-		if t == modEmpty {
+		e := p.pool[hh%modPoolSize]
+		if e == 0 {
 			if i == 0 {
 				return noDraft(p.Name(), NoMatch), nil
 			}
@@ -213,6 +243,7 @@ func (p *NgramMod) Draft(req Request) (Draft, error) {
 			}
 			break
 		}
+		t := Token(e - 1)
 		res = append(res, t)
 		var out Token
 		if i < n {
@@ -224,7 +255,7 @@ func (p *NgramMod) Draft(req Request) (Draft, error) {
 	}
 	p.buf = res
 	p.nDraftLast = len(res)
-	k := min(len(res), req.NMax)
+	k := min(len(res), req.Room)
 	p.lastLen = k
 	return Draft{Tokens: slices.Clone(res[:k]), Source: p.Name()}, nil
 }
@@ -242,7 +273,11 @@ func (p *NgramMod) Accepted(n int) {
 	}
 	p.nLow++
 	if p.nLow >= modLowAccept {
-		p.resetPool()
+		if p.poolEnd >= 0 {
+			p.lazy = true // see the type's doc
+		} else {
+			p.resetPool()
+		}
 		p.nLow = 0
 		p.iLast = 0
 	}

@@ -13,7 +13,7 @@ import (
 // drafted, else nothing is (even when an older occurrence would have had
 // enough). MinHits is parsed and checked but, as in llama.cpp, unused.
 //
-// Empty drafts: NoRoom when Request.NMax <= 0; NoHistory while cur_len <=
+// Empty drafts: NoRoom when Request.Room <= 0; NoHistory while cur_len <=
 // N+M+1, i.e. len(History) <= N+M+2 (62 tokens with the defaults 12/48: the
 // first draft may come at 63); NoMatch when the pattern has no earlier
 // occurrence or the latest one has fewer than N tokens after it.
@@ -62,7 +62,7 @@ func (p *NgramSimple) Draft(req Request) (Draft, error) {
 	if err != nil {
 		return Draft{}, fmt.Errorf("%s: %w", p.Name(), err)
 	}
-	if req.NMax <= 0 {
+	if req.Room <= 0 {
 		return noDraft(p.Name(), NoRoom), nil
 	}
 	n, m := p.N, p.M
@@ -87,6 +87,6 @@ func (p *NgramSimple) Draft(req Request) (Draft, error) {
 	if copyMax < n {
 		return noDraft(p.Name(), NoMatch), nil
 	}
-	k := min(copyMax, req.NMax)
+	k := min(copyMax, req.Room)
 	return Draft{Tokens: slices.Clone(h[match+n : match+n+k]), Source: p.Name()}, nil
 }

@@ -37,7 +37,7 @@ type step struct {
 	reset  bool
 	begin  []Token // when set, Begin(begin) before the Draft
 	hist   []Token
-	nmax   int // 0: 1000; negative: passed as is
+	room   int // Request.Room; 0: 1000; negative: passed as is
 	want   []Token
 	why    Reason
 	detail string // NgramMap only: expected Detail()
@@ -59,11 +59,12 @@ func runSteps(t *testing.T, p Proposer, steps []step) {
 				t.Fatalf("step %d: Begin: %v", i, err)
 			}
 		}
-		nmax := s.nmax
-		if nmax == 0 {
-			nmax = 1000
+		room := s.room
+		if room == 0 {
+			room = 1000
 		}
-		d, err := p.Draft(Request{History: s.hist, NMax: nmax})
+		// NMax is --spec-draft-n-max (default 3), which n-gram methods ignore.
+		d, err := p.Draft(Request{History: s.hist, NMax: 3, Room: room})
 		if err != nil {
 			t.Fatalf("step %d: Draft: %v", i, err)
 		}
@@ -106,8 +107,8 @@ func TestNgramSimple(t *testing.T) {
 		{"defaults/62 tokens: too few", def, step{hist: simple62, why: NoHistory}},
 		// A at 1; 62-13 = 49 >= 12 tokens follow it; up to 48: B (38) then A[0:10].
 		{"defaults/63 tokens: draft", def, step{hist: simple63, want: cat(rng(200, 238), rng(1, 11))}},
-		{"defaults/NMax caps", def, step{hist: simple63, nmax: 5, want: rng(200, 205)}},
-		{"defaults/NMax 0", def, step{hist: simple63, nmax: -1, why: NoRoom}},
+		{"defaults/room caps", def, step{hist: simple63, room: 5, want: rng(200, 205)}},
+		{"defaults/no room", def, step{hist: simple63, room: -1, why: NoRoom}},
 		// n=3, m=4: cur must exceed 8.
 		{"small/9 tokens: too few", small, step{hist: tk(0, 1, 2, 3, 4, 5, 1, 2, 3), why: NoHistory}},
 		// cur = 9; [1 2 3] at 1 (latest start allowed: cur-n-1 = 5); 5 tokens follow, take 4.
@@ -120,7 +121,7 @@ func TestNgramSimple(t *testing.T) {
 		{"small/no occurrence", small, step{hist: rng(0, 20), why: NoMatch}},
 		// Latest start allowed: 25-2-1 = 22; [1 2] at 17 is followed by [8 9].
 		{"pair/most recent occurrence", pair, step{hist: latest, want: tk(8, 9)}},
-		{"pair/NMax caps", pair, step{hist: latest, nmax: 1, want: tk(8)}},
+		{"pair/room caps", pair, step{hist: latest, room: 1, want: tk(8)}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -165,9 +166,9 @@ func TestNgramMap(t *testing.T) {
 			k4: []step{{hist: map73, want: rng(200, 248)}},
 		},
 		{
-			name: "defaults/NMax", cfg: cfg{12, 48, 1},
-			k:  []step{{hist: map73, nmax: 5, want: rng(200, 205)}, {hist: map73, nmax: -1, why: NoRoom}},
-			k4: []step{{hist: map73, nmax: 5, want: rng(200, 205)}},
+			name: "defaults/room", cfg: cfg{12, 48, 1},
+			k:  []step{{hist: map73, room: 5, want: rng(200, 205)}, {hist: map73, room: -1, why: NoRoom}},
+			k4: []step{{hist: map73, room: 5, want: rng(200, 205)}},
 		},
 		{
 			name: "pair/no occurrence", cfg: cfg{2, 2, 1},
@@ -356,8 +357,8 @@ func TestNgramMod(t *testing.T) {
 		{"pair/4 tokens", cfg{2, 1, 5}, []step{{hist: tk(7, 8, 7, 8), want: tk(7)}}},
 		// Prompt n-grams (1 2)→3 … (5 6)→1; the chain runs to n_max = 5.
 		{"pair/chain", cfg{2, 2, 5}, []step{{hist: tk(1, 2, 3, 4, 5, 6, 1, 2), want: tk(3, 4, 5, 6, 1)}}},
-		{"pair/NMax caps", cfg{2, 2, 5}, []step{{hist: tk(1, 2, 3, 4, 5, 6, 1, 2), nmax: 2, want: tk(3, 4)}}},
-		{"pair/NMax 0", cfg{2, 2, 5}, []step{{hist: tk(1, 2, 3, 4, 5, 6, 1, 2), nmax: -1, why: NoRoom}}},
+		{"pair/room caps", cfg{2, 2, 5}, []step{{hist: tk(1, 2, 3, 4, 5, 6, 1, 2), room: 2, want: tk(3, 4)}}},
+		{"pair/no room", cfg{2, 2, 5}, []step{{hist: tk(1, 2, 3, 4, 5, 6, 1, 2), room: -1, why: NoRoom}}},
 		{"pair/n_max 0", cfg{2, 0, 0}, []step{{hist: tk(1, 2, 3, 4, 5, 6, 1, 2), why: Disabled}}},
 		// (1 2)→3 (2 3)→4 (3 4)→9 (4 9)→1, and (9 1) is missing: 4 tokens.
 		{"pair/chain of n_min", cfg{2, 4, 5}, []step{{hist: tk(1, 2, 3, 4, 9, 1, 2), want: tk(3, 4, 9, 1)}}},
@@ -376,27 +377,52 @@ func TestNgramMod(t *testing.T) {
 			},
 		},
 		{
-			// The chain is 8 long, cut to 4 by NMax; 1 accepted is 1/8 < 25%
+			// The chain is 8 long, cut to 4 by Room; 1 accepted is 1/8 < 25%
 			// (llama.cpp divides by the uncut length): the fifth such round
 			// empties the pool, and with cur <= 32 nothing is added back.
 			"one/five low rounds empty the pool", cfg{1, 1, 8}, []step{
-				{hist: tk(1, 2, 3, 4, 5, 6, 7, 8, 9, 1), nmax: 4, want: tk(2, 3, 4, 5), acc: accept(1)},
-				{hist: tk(1, 2, 3, 4, 5, 6, 7, 8, 9, 1, 2, 1), nmax: 4, want: tk(2, 3, 4, 5), acc: accept(1)},
-				{hist: tk(1, 2, 3, 4, 5, 6, 7, 8, 9, 1, 2, 1, 2, 1), nmax: 4, want: tk(2, 3, 4, 5), acc: accept(1)},
-				{hist: tk(1, 2, 3, 4, 5, 6, 7, 8, 9, 1, 2, 1, 2, 1, 2, 1), nmax: 4, want: tk(2, 3, 4, 5), acc: accept(1)},
-				{hist: tk(1, 2, 3, 4, 5, 6, 7, 8, 9, 1, 2, 1, 2, 1, 2, 1, 2, 1), nmax: 4, want: tk(2, 3, 4, 5), acc: accept(1)},
-				{hist: tk(1, 2, 3, 4, 5, 6, 7, 8, 9, 1, 2, 1, 2, 1, 2, 1, 2, 1, 2, 1), nmax: 4, why: NoMatch},
+				{hist: tk(1, 2, 3, 4, 5, 6, 7, 8, 9, 1), room: 4, want: tk(2, 3, 4, 5), acc: accept(1)},
+				{hist: tk(1, 2, 3, 4, 5, 6, 7, 8, 9, 1, 2, 1), room: 4, want: tk(2, 3, 4, 5), acc: accept(1)},
+				{hist: tk(1, 2, 3, 4, 5, 6, 7, 8, 9, 1, 2, 1, 2, 1), room: 4, want: tk(2, 3, 4, 5), acc: accept(1)},
+				{hist: tk(1, 2, 3, 4, 5, 6, 7, 8, 9, 1, 2, 1, 2, 1, 2, 1), room: 4, want: tk(2, 3, 4, 5), acc: accept(1)},
+				{hist: tk(1, 2, 3, 4, 5, 6, 7, 8, 9, 1, 2, 1, 2, 1, 2, 1, 2, 1), room: 4, want: tk(2, 3, 4, 5), acc: accept(1)},
+				{hist: tk(1, 2, 3, 4, 5, 6, 7, 8, 9, 1, 2, 1, 2, 1, 2, 1, 2, 1, 2, 1), room: 4, why: NoMatch},
+			},
+		},
+		{
+			// The same, then the pool stays empty until cur = 33 adds the whole
+			// history: (1) last maps to 200 (position 19).
+			"one/after the reset, adding resumes at cur 33", cfg{1, 1, 8}, []step{
+				{hist: tk(1, 2, 3, 4, 5, 6, 7, 8, 9, 1), room: 4, want: tk(2, 3, 4, 5), acc: accept(1)},
+				{hist: tk(1, 2, 3, 4, 5, 6, 7, 8, 9, 1, 2, 1), room: 4, want: tk(2, 3, 4, 5), acc: accept(1)},
+				{hist: tk(1, 2, 3, 4, 5, 6, 7, 8, 9, 1, 2, 1, 2, 1), room: 4, want: tk(2, 3, 4, 5), acc: accept(1)},
+				{hist: tk(1, 2, 3, 4, 5, 6, 7, 8, 9, 1, 2, 1, 2, 1, 2, 1), room: 4, want: tk(2, 3, 4, 5), acc: accept(1)},
+				{hist: tk(1, 2, 3, 4, 5, 6, 7, 8, 9, 1, 2, 1, 2, 1, 2, 1, 2, 1), room: 4, want: tk(2, 3, 4, 5), acc: accept(1)},
+				{hist: cat(tk(1, 2, 3, 4, 5, 6, 7, 8, 9, 1, 2, 1, 2, 1, 2, 1, 2, 1, 2, 1), rng(200, 212), tk(1)), room: 4, why: NoMatch},
+				{hist: cat(tk(1, 2, 3, 4, 5, 6, 7, 8, 9, 1, 2, 1, 2, 1, 2, 1, 2, 1, 2, 1), rng(200, 212), tk(1, 1)), room: 4, want: tk(200, 201, 202, 203)},
+			},
+		},
+		{
+			// Begin right after the pool was emptied starts from an empty pool.
+			"one/begin after a reset", cfg{1, 1, 2}, []step{
+				{hist: tk(1, 2, 3, 1), want: tk(2, 3), acc: accept(0)},
+				{hist: tk(1, 2, 3, 1, 1), want: tk(2, 3), acc: accept(0)},
+				{hist: tk(1, 2, 3, 1, 1, 1), want: tk(2, 3), acc: accept(0)},
+				{hist: tk(1, 2, 3, 1, 1, 1, 1), want: tk(2, 3), acc: accept(0)},
+				{hist: tk(1, 2, 3, 1, 1, 1, 1, 1), want: tk(2, 3), acc: accept(0)},
+				{begin: tk(5, 6), hist: tk(5, 6, 5), want: tk(6)},
+				{hist: tk(5, 6, 5, 1), why: NoMatch},
 			},
 		},
 		{
 			// 2/8 is not under 25%: no streak.
 			"one/a quarter is not low", cfg{1, 1, 8}, []step{
-				{hist: tk(1, 2, 3, 4, 5, 6, 7, 8, 9, 1), nmax: 4, want: tk(2, 3, 4, 5), acc: accept(2)},
-				{hist: tk(1, 2, 3, 4, 5, 6, 7, 8, 9, 1, 2, 3, 1), nmax: 4, want: tk(2, 3, 4, 5), acc: accept(2)},
-				{hist: tk(1, 2, 3, 4, 5, 6, 7, 8, 9, 1, 2, 3, 1, 2, 3, 1), nmax: 4, want: tk(2, 3, 4, 5), acc: accept(2)},
-				{hist: tk(1, 2, 3, 4, 5, 6, 7, 8, 9, 1, 2, 3, 1, 2, 3, 1, 2, 3, 1), nmax: 4, want: tk(2, 3, 4, 5), acc: accept(2)},
-				{hist: tk(1, 2, 3, 4, 5, 6, 7, 8, 9, 1, 2, 3, 1, 2, 3, 1, 2, 3, 1, 2, 3, 1), nmax: 4, want: tk(2, 3, 4, 5), acc: accept(2)},
-				{hist: tk(1, 2, 3, 4, 5, 6, 7, 8, 9, 1, 2, 3, 1, 2, 3, 1, 2, 3, 1, 2, 3, 1, 2, 3, 1), nmax: 4, want: tk(2, 3, 4, 5)},
+				{hist: tk(1, 2, 3, 4, 5, 6, 7, 8, 9, 1), room: 4, want: tk(2, 3, 4, 5), acc: accept(2)},
+				{hist: tk(1, 2, 3, 4, 5, 6, 7, 8, 9, 1, 2, 3, 1), room: 4, want: tk(2, 3, 4, 5), acc: accept(2)},
+				{hist: tk(1, 2, 3, 4, 5, 6, 7, 8, 9, 1, 2, 3, 1, 2, 3, 1), room: 4, want: tk(2, 3, 4, 5), acc: accept(2)},
+				{hist: tk(1, 2, 3, 4, 5, 6, 7, 8, 9, 1, 2, 3, 1, 2, 3, 1, 2, 3, 1), room: 4, want: tk(2, 3, 4, 5), acc: accept(2)},
+				{hist: tk(1, 2, 3, 4, 5, 6, 7, 8, 9, 1, 2, 3, 1, 2, 3, 1, 2, 3, 1, 2, 3, 1), room: 4, want: tk(2, 3, 4, 5), acc: accept(2)},
+				{hist: tk(1, 2, 3, 4, 5, 6, 7, 8, 9, 1, 2, 3, 1, 2, 3, 1, 2, 3, 1, 2, 3, 1, 2, 3, 1), room: 4, want: tk(2, 3, 4, 5)},
 			},
 		},
 		{
@@ -412,6 +438,33 @@ func TestNgramMod(t *testing.T) {
 				{hist: tk(1, 2, 3, 1, 1, 1, 1, 1, 2, 1, 1, 1), want: tk(2, 3), acc: accept(0)},
 				{hist: tk(1, 2, 3, 1, 1, 1, 1, 1, 2, 1, 1, 1, 1), want: tk(2, 3), acc: accept(0)},
 				{hist: tk(1, 2, 3, 1, 1, 1, 1, 1, 2, 1, 1, 1, 1, 1), want: tk(2, 3)},
+			},
+		},
+		{
+			// With cur > 32 when the pool is emptied, the next draft adds the
+			// whole history back: (1) now maps to 1 (the last write, from the
+			// appended 1s), where without the reset it would still map to 2.
+			"one/low rounds then the history is added back", cfg{1, 1, 2}, []step{
+				{hist: cat(rng(100, 140), tk(1, 2, 3, 1)), want: tk(2, 3), acc: accept(0)},
+				{hist: cat(rng(100, 140), tk(1, 2, 3, 1, 1)), want: tk(2, 3), acc: accept(0)},
+				{hist: cat(rng(100, 140), tk(1, 2, 3, 1, 1, 1)), want: tk(2, 3), acc: accept(0)},
+				{hist: cat(rng(100, 140), tk(1, 2, 3, 1, 1, 1, 1)), want: tk(2, 3), acc: accept(0)},
+				{hist: cat(rng(100, 140), tk(1, 2, 3, 1, 1, 1, 1, 1)), want: tk(2, 3), acc: accept(0)},
+				{hist: cat(rng(100, 140), tk(1, 2, 3, 1, 1, 1, 1, 1, 1)), want: tk(1, 1)},
+			},
+		},
+		{
+			// After Begin the pool also holds the last request's n-grams; the
+			// reset drops them ((2)→3), and adding the history back does not
+			// bring them back.
+			"one/a reset drops the last request's n-grams", cfg{1, 1, 2}, []step{
+				{hist: tk(1, 2, 3, 1), want: tk(2, 3), acc: accept(2)},
+				{begin: tk(7, 7), hist: tk(7, 7, 1), want: tk(2, 3), acc: accept(0)},
+				{hist: tk(7, 7, 1, 1), want: tk(2, 3), acc: accept(0)},
+				{hist: tk(7, 7, 1, 1, 1), want: tk(2, 3), acc: accept(0)},
+				{hist: tk(7, 7, 1, 1, 1, 1), want: tk(2, 3), acc: accept(0)},
+				{hist: tk(7, 7, 1, 1, 1, 1, 1), want: tk(2, 3), acc: accept(0)},
+				{hist: cat(tk(7, 7, 1, 1, 1, 1, 1, 1), rng(40, 70), tk(2)), why: NoMatch},
 			},
 		},
 		{"one/prompt at 25% occupancy", cfg{1, 1, 1}, []step{{hist: quarter, want: tk(1)}}},
@@ -524,7 +577,7 @@ func TestNgramBadInput(t *testing.T) {
 		{&NgramMod{NMatch: 2, NMin: 0, NMax: 4}, bad, "history[2] = -3"},
 	}
 	for _, tc := range tests {
-		d, err := tc.p.Draft(Request{History: tc.hist, NMax: 4})
+		d, err := tc.p.Draft(Request{History: tc.hist, NMax: 4, Room: 4})
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%T%+v: Draft error = %v (draft %v), want one containing %q", tc.p, tc.p, err, d, tc.want)
 		}
@@ -532,7 +585,7 @@ func TestNgramBadInput(t *testing.T) {
 	// Empty histories and feedback out of range are harmless.
 	for _, p := range []Proposer{&NgramSimple{N: 2, M: 2, MinHits: 1}, &NgramMap{N: 2, M: 2, MinHits: 1}, &NgramMod{NMatch: 2, NMax: 4}} {
 		p.Accepted(7)
-		if d, err := p.Draft(Request{NMax: 4}); err != nil || d.Reason != NoHistory {
+		if d, err := p.Draft(Request{NMax: 4, Room: 4}); err != nil || d.Reason != NoHistory {
 			t.Errorf("%s: empty history: %v, %v; want NoHistory", p.Name(), d, err)
 		}
 		p.Accepted(-1)
@@ -559,14 +612,14 @@ func TestNgramMulti(t *testing.T) {
 	m := &Multi{Members: []Proposer{simple, mapk}}
 	// [1 2] at 1: ngram-simple (n=3: [21 1 2]) finds nothing, ngram-map-k does.
 	h := tk(9, 1, 2, 3, 4, 5, 6, 20, 21, 1, 2)
-	d, err := m.Draft(Request{History: h, NMax: 8})
+	d, err := m.Draft(Request{History: h, NMax: 3, Room: 8})
 	if err != nil || d.Source != "ngram-map-k" || !slices.Equal(d.Tokens, tk(3, 4, 5, 6)) {
 		t.Fatalf("Multi draft = %+v, %v; want [3 4 5 6] from ngram-map-k", d, err)
 	}
 	m.Accepted(0)
 	h = cat(h, tk(1))
 	h = cat(h, tk(2))
-	if d, _ = m.Draft(Request{History: h, NMax: 8}); d.Reason != NoMatch || mapk.Detail() != MapDeadKey {
+	if d, _ = m.Draft(Request{History: h, NMax: 3, Room: 8}); d.Reason != NoMatch || mapk.Detail() != MapDeadKey {
 		t.Fatalf("after Accepted(0): %+v, detail %q; want NoMatch, %q", d, mapk.Detail(), MapDeadKey)
 	}
 }
