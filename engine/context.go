@@ -34,10 +34,26 @@ type ContextParams struct {
 	NBatch       int // most tokens one Decode call hands to llama_decode (default 2048, capped at NCtx)
 	NUBatch      int // physical batch (default 512)
 	NSeqMax      int // sequences (default 1)
-	Threads      int // generation threads (default: runtime.NumCPU())
+	Threads      int // generation threads (default: DefaultThreads)
 	ThreadsBatch int // prompt threads (default: Threads)
 	FlashAttn    FlashAttn
 	NoPerf       bool // turn llama.cpp's perf counters off
+}
+
+// smallModel is the weight size under which one thread decodes faster than
+// several on the CPU backend: ggml synchronises its threads at every graph
+// node, which costs more than the arithmetic of a tiny model (measured on
+// the synthetic models: 34 µs a token on one thread, milliseconds on two;
+// see docs/BENCHMARKS.md).
+const smallModel = 256 << 20
+
+// DefaultThreads is the thread count a context of m gets when none is
+// given: 1 for models under 256 MiB, else every CPU.
+func DefaultThreads(m *Model) int {
+	if m.Info.Size < smallModel {
+		return 1
+	}
+	return runtime.NumCPU()
 }
 
 // Context is an inference context of a model: its memory (KV cache or
@@ -86,7 +102,7 @@ func (m *Model) NewContext(p ContextParams) (*Context, error) {
 	}
 	threads := p.Threads
 	if threads == 0 {
-		threads = runtime.NumCPU()
+		threads = DefaultThreads(m)
 	}
 	tb := p.ThreadsBatch
 	if tb == 0 {
@@ -199,7 +215,7 @@ func (c *Context) decode(tokens []Token, pos, seq int, want func(int) bool) erro
 	c.lastN = len(tokens)
 	for base := 0; base < len(tokens); base += c.nBatch {
 		n := c.fill(tokens, base, pos, seq, want)
-		rc := c.model.lib.c.llamaDecode(c.ptr, c.batch)
+		rc := c.model.lib.c.decode(c.ptr, &c.batch)
 		switch {
 		case rc == 0:
 		case rc == 1:
@@ -244,7 +260,7 @@ func (c *Context) Logits(i int) []float32 {
 	if i < 0 || j < 0 || i >= c.lastN || c.bLogits[j] == 0 {
 		return nil
 	}
-	p := c.model.lib.c.llamaGetLogitsIth(c.ptr, int32(j))
+	p := c.model.lib.c.logitsIth(c.ptr, int32(j))
 	if p == nil {
 		return nil
 	}
@@ -255,7 +271,7 @@ func (c *Context) Logits(i int) []float32 {
 // returns false when the memory cannot drop a partial tail (recurrent and
 // hybrid models); the memory is then unchanged.
 func (c *Context) RemoveTail(seq, from int) bool {
-	return c.model.lib.c.llamaMemorySeqRm(c.mem, int32(seq), int32(from), -1)
+	return c.model.lib.c.seqRm(c.mem, int32(seq), int32(from), -1)
 }
 
 // RemoveSeq removes all of sequence seq (seq < 0: every sequence). Removing

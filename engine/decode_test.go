@@ -27,7 +27,7 @@ func load(t testing.TB, path string) *engine.Model {
 
 func newCtx(t testing.TB, m *engine.Model, nctx int) *engine.Context {
 	t.Helper()
-	c, err := m.NewContext(engine.ContextParams{NCtx: nctx, Threads: 2})
+	c, err := m.NewContext(engine.ContextParams{NCtx: nctx})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -341,7 +341,7 @@ func TestDecodeSelect(t *testing.T) {
 // TestLongPromptSplits: a prompt longer than the batch is decoded in pieces.
 func TestLongPromptSplits(t *testing.T) {
 	m := load(t, testenv.Models(t, gguf.TypeQ8_0).Draft)
-	c, err := m.NewContext(engine.ContextParams{NCtx: 256, NBatch: 16, Threads: 2})
+	c, err := m.NewContext(engine.ContextParams{NCtx: 256, NBatch: 16})
 	if err != nil {
 		t.Fatal(err)
 	}

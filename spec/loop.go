@@ -424,7 +424,7 @@ func (l *loop) accept(d drafts.Draft) (int, Token) {
 			next = te.TargetArgmax
 			accepted = x == next
 			if l.cfg.TokenProbs {
-				te.PTarget = sample.Softmax1(logits, sample.LogSumExp(logits), x)
+				te.PTarget = sample.Softmax1(logits, sample.LogSumExpMax(logits, logits[next]), x)
 			}
 		case Match:
 			l.cfg.Sampling.Fill(logits, &l.p)

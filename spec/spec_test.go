@@ -46,7 +46,7 @@ func load(t testing.TB, path string) *engine.Model {
 
 func newCtx(t testing.TB, m *engine.Model, n int) *engine.Context {
 	t.Helper()
-	c, err := m.NewContext(engine.ContextParams{NCtx: n, Threads: 2})
+	c, err := m.NewContext(engine.ContextParams{NCtx: n})
 	if err != nil {
 		t.Fatal(err)
 	}
