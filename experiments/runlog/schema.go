@@ -1,0 +1,121 @@
+package runlog
+
+// The three tables of a run folder. docs/LOGS.md documents every column;
+// keep the two in step. Nullable values are pointers (parquet-go stores the
+// zero value of an optional non-pointer field as NULL).
+//
+// A cell is one (task, configuration, repeat) of an experiment. Each time a
+// cell is executed it gets a fresh ExecID; steps and tokens rows carry it,
+// and a reader keeps only the rows whose ExecID has a runs row (rows of an
+// execution that was killed before its runs row was written are orphans).
+
+// RunRow is one executed cell: its configuration, environment and results.
+type RunRow struct {
+	RunID    string `parquet:"run_id"`
+	CellID   string `parquet:"cell_id"`
+	ExecID   string `parquet:"exec_id"`
+	Shard    string `parquet:"shard"`
+	Task     string `parquet:"task"`
+	Battery  string `parquet:"battery"`
+	Config   string `parquet:"config"`
+	Repeat   int32  `parquet:"repeat"`
+	Baseline bool   `parquet:"baseline"` // the configuration drafts nothing by design
+
+	SpecTypes string  `parquet:"spec_types"`
+	Policy    string  `parquet:"policy"`
+	Verify    string  `parquet:"verify"`
+	Rollback  string  `parquet:"rollback"`
+	Temp      float32 `parquet:"temp"`
+	Seed      int64   `parquet:"seed"`
+	NPredict  int32   `parquet:"n_predict"`
+	ConfigRaw string  `parquet:"config_json"` // the full configuration, JSON
+
+	PromptTokens  int32    `parquet:"prompt_tokens"`
+	Generated     int32    `parquet:"tokens_generated"`
+	Stop          string   `parquet:"stop"`
+	GenTPS        float64  `parquet:"gen_tps"`
+	PromptTPS     float64  `parquet:"prompt_tps"`
+	WallS         float64  `parquet:"wall_s"`
+	Steps         int32    `parquet:"steps"`
+	DraftSteps    int32    `parquet:"draft_steps"`
+	Drafted       int32    `parquet:"drafted"`
+	Accepted      int32    `parquet:"accepted"`
+	AcceptRate    *float64 `parquet:"acceptance_rate,optional"` // NULL when nothing was drafted
+	MeanAcceptLen float64  `parquet:"mean_acceptance_length"`
+	Speedup       *float64 `parquet:"speedup,optional"` // against the baseline cell of the same task and repeat
+	Applied       bool     `parquet:"applied"`
+	Refusal       string   `parquet:"refusal"` // why a configured method could not run (e.g. the vocabulary rule)
+	Checkpoints   int32    `parquet:"checkpoints"`
+	ProposeS      float64  `parquet:"propose_s"`
+	VerifyS       float64  `parquet:"verify_s"`
+	RollbackS     float64  `parquet:"rollback_s"`
+	OverheadS     float64  `parquet:"overhead_s"`
+	Text          string   `parquet:"text"`
+
+	// empty drafts by reason
+	EmptyNoHistory      int32 `parquet:"empty_no_history"`
+	EmptyNoMatch        int32 `parquet:"empty_no_match"`
+	EmptyBelowPMin      int32 `parquet:"empty_below_p_min"`
+	EmptyBelowNMin      int32 `parquet:"empty_below_n_min"`
+	EmptyNoRoom         int32 `parquet:"empty_no_room"`
+	EmptyVocabRefused   int32 `parquet:"empty_vocab_refused"`
+	EmptyCannotRollback int32 `parquet:"empty_target_cannot_rollback"`
+	EmptyDisabled       int32 `parquet:"empty_disabled"`
+
+	// environment
+	LibPath        string `parquet:"lib_path"`
+	LibVersion     string `parquet:"lib_version"`
+	GGMLVersion    string `parquet:"ggml_version"`
+	Backend        string `parquet:"backend"`
+	Device         string `parquet:"device"`
+	Threads        int32  `parquet:"threads"`
+	TargetPath     string `parquet:"target_path"`
+	TargetSHA256   string `parquet:"target_sha256"`
+	TargetArch     string `parquet:"target_arch"`
+	TargetParams   int64  `parquet:"target_params"`
+	TargetBytes    int64  `parquet:"target_bytes"`
+	TargetRollback string `parquet:"target_rollback"` // "kv" or "checkpoint"
+	DraftPath      string `parquet:"draft_path"`
+	DraftSHA256    string `parquet:"draft_sha256"`
+	DraftParams    int64  `parquet:"draft_params"`
+	Speclab        string `parquet:"speclab_version"`
+	Host           string `parquet:"host"`
+	StartedAt      int64  `parquet:"started_at,timestamp(microsecond)"`
+	FinishedAt     int64  `parquet:"finished_at,timestamp(microsecond)"`
+}
+
+// StepRow is one verify step.
+type StepRow struct {
+	RunID      string `parquet:"run_id"`
+	CellID     string `parquet:"cell_id"`
+	ExecID     string `parquet:"exec_id"`
+	Step       int32  `parquet:"step"`
+	Pos        int32  `parquet:"pos"`
+	NMax       int32  `parquet:"n_max"`
+	Drafted    int32  `parquet:"drafted"`
+	Accepted   int32  `parquet:"accepted"`
+	Emitted    int32  `parquet:"emitted"`
+	Source     string `parquet:"source,dict"`
+	Reason     string `parquet:"reason,dict"` // empty-draft reason, "" when the draft is not empty
+	Checkpoint bool   `parquet:"checkpoint"`
+	StateBytes int64  `parquet:"state_bytes"`
+	ProposeNs  int64  `parquet:"propose_ns"`
+	VerifyNs   int64  `parquet:"verify_ns"`
+	RollbackNs int64  `parquet:"rollback_ns"`
+	OverheadNs int64  `parquet:"overhead_ns"`
+}
+
+// TokenRow is one drafted token.
+type TokenRow struct {
+	RunID        string   `parquet:"run_id,dict"`
+	CellID       string   `parquet:"cell_id,dict"`
+	ExecID       string   `parquet:"exec_id,dict"`
+	Step         int32    `parquet:"step"`
+	Index        int32    `parquet:"index"` // position in the draft
+	Token        int32    `parquet:"token"`
+	Accepted     bool     `parquet:"accepted"`
+	PTarget      *float32 `parquet:"p_target,optional"`
+	QDraft       *float32 `parquet:"q_draft,optional"`
+	TargetArgmax int32    `parquet:"target_argmax"`
+	DraftEntropy *float32 `parquet:"draft_entropy,optional"`
+}
