@@ -1,10 +1,9 @@
-// Package experiments will own the runner: task batteries (the seed study's
-// nine tasks first), configuration matrices, crash-safe Parquet logs,
-// resumable and shardable runs, and `speclab reproduce`.
+// Package experiments owns the runner: an experiment is models × a task
+// battery × configurations × repeats (YAML or flags), executed cell by cell
+// into a run folder of Parquet logs (package runlog) — resumable, shardable
+// and crash-safe — and the reproduction of the seed study.
 //
-// It must not compute metrics beyond what it logs (package analysis reads the
-// logs) nor implement proposers or verification.
-//
-// Not written yet: see the issue "Experiments: the runner, Parquet logs, and
-// speclab reproduce".
+// It drives the speculative loop (package spec) with proposers built by
+// package drafts; it computes no metrics beyond what each cell logs
+// (package analysis reads the logs).
 package experiments

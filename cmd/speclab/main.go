@@ -153,6 +153,8 @@ Use your own llama.cpp build (ROCm/HIP on Strix Halo, CUDA, Vulkan) with
 			inspectCommand(),
 			modelsCommand(),
 			runCommand(),
+			reproduceCommand(),
+			experimentCommand(),
 		},
 	}
 }

@@ -1,0 +1,282 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/urfave/cli/v2"
+	"gopkg.in/yaml.v3"
+
+	"github.com/speclab/speclab/engine/gguf"
+	"github.com/speclab/speclab/engine/llamalib"
+	"github.com/speclab/speclab/engine/synth"
+	"github.com/speclab/speclab/experiments"
+	"github.com/speclab/speclab/experiments/runlog"
+)
+
+// runFlags are the flags of every command that executes an experiment.
+func runFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "out", Aliases: []string{"o"}, Usage: "run folder to write (default runs/NAME-TIME)"},
+		&cli.BoolFlag{Name: "resume", Usage: "continue the run folder given with --out, skipping finished cells"},
+		&cli.StringFlag{Name: "shard", Usage: "run only shard K of N of the cells (e.g. 2/8), for Slurm arrays or indexed jobs"},
+		&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "no progress lines (they are off anyway when stderr is not a terminal)"},
+		&cli.IntFlag{Name: "roll-rows", Usage: "step and token rows per log part", Value: runlog.DefaultRollRows, Hidden: true},
+	}
+}
+
+func experimentCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "experiment",
+		Usage: "run an experiment described in a YAML file (models × battery × configurations × repeats)",
+		Subcommands: []*cli.Command{
+			{
+				Name:      "run",
+				Usage:     "execute an experiment file into a run folder of Parquet logs",
+				ArgsUsage: "EXPERIMENT.yaml",
+				Description: `Executes every (task, configuration, repeat) cell of the experiment and logs
+runs, steps and drafted tokens as Parquet (see docs/LOGS.md). Unknown keys in
+the file are errors. Ctrl-C finishes cleanly; --resume continues.
+
+Examples:
+   speclab experiment init > exp.yaml && $EDITOR exp.yaml
+   speclab experiment run --out runs/a exp.yaml
+   speclab experiment run --out runs/a --resume exp.yaml
+   speclab experiment run --out runs/a --shard $SLURM_ARRAY_TASK_ID/8 exp.yaml`,
+				Flags: runFlags(),
+				Action: func(c *cli.Context) error {
+					if err := noFlagsAfterArgs(c); err != nil {
+						return err
+					}
+					if c.NArg() != 1 {
+						return usagef("experiment run takes one EXPERIMENT.yaml")
+					}
+					exp, err := experiments.Load(c.Args().First())
+					if err != nil {
+						return err
+					}
+					_, err = execute(c, exp)
+					return err
+				},
+			},
+			{
+				Name:  "init",
+				Usage: "print an experiment file to start from (the seed study's configurations)",
+				Action: func(c *cli.Context) error {
+					exp := &experiments.Experiment{Name: "my-study", Target: "models/target.gguf", Draft: "models/draft.gguf",
+						Battery: "seed", Repeats: 1, Seed: 1,
+						Sampling: experiments.Sampling{TopK: 40, TopP: 0.95, MinP: 0.05},
+						Context:  experiments.Context{FlashAttn: "auto"}, Configs: experiments.SeedConfigs()}
+					fmt.Fprintln(c.App.Writer, "# speclab experiment: keys follow llama-server's flags; unknown keys are errors.")
+					fmt.Fprintln(c.App.Writer, "# battery: seed, code, or a YAML file {name, tasks: [{name, prompt, n_predict}]}")
+					enc := yaml.NewEncoder(c.App.Writer)
+					enc.SetIndent(2)
+					return enc.Encode(exp)
+				},
+			},
+		},
+	}
+}
+
+func reproduceCommand() *cli.Command {
+	flags := append(runFlags(),
+		&cli.StringFlag{Name: "target", Aliases: []string{"m"}, Usage: "target model (default: speclab's own default models)"},
+		&cli.StringFlag{Name: "draft", Aliases: []string{"md"}, Usage: "draft model for the draft-simple configurations"},
+		&cli.StringFlag{Name: "battery", Usage: "task battery: seed, code, or a YAML file", Value: "seed"},
+		&cli.IntFlag{Name: "repeats", Usage: "repeats of every cell", Value: 1},
+		&cli.Float64Flag{Name: "n-predict-scale", Usage: "multiply every task's token cap (e.g. 0.25 for a quick look)", Value: 1},
+		&cli.Float64Flag{Name: "temp", Usage: "temperature (0: greedy, as the seed's numbers allow)"},
+		&cli.Uint64Flag{Name: "seed", Usage: "sampling seed", Value: 1},
+		&cli.IntFlag{Name: "ctx-size", Aliases: []string{"c"}, Usage: "context size (0: the model's)"},
+		&cli.IntFlag{Name: "threads", Aliases: []string{"t"}, Usage: "CPU threads (0: speclab's default)"},
+		&cli.IntFlag{Name: "gpu-layers", Aliases: []string{"ngl"}, Usage: "layers offloaded to the GPU"},
+	)
+	return &cli.Command{
+		Name:  "reproduce",
+		Usage: "re-run the seed study (nine tasks × baseline, ngram-simple, ngram-map-k4v, draft-simple, draft-simple+dd-policy) and explain it",
+		Description: `The seed study ran a 27B FP4 model on Strix Halo through llama-server with
+four speculative set-ups and saw zero accepted drafts everywhere, without
+being able to tell "speculation never ran" from "every draft was rejected".
+reproduce runs the same nine tasks and five configurations on the target and
+draft you give (or speclab's own default models), logs every verify step and
+drafted token, prints the seed's table with the speculative columns, and a
+diagnosis of every configuration: applied or not and why, why drafts were
+empty, and where and how confidently drafts were rejected.
+
+Examples:
+   speclab reproduce
+   speclab reproduce --target ~/models/qwen35-27b-fp4.gguf --draft ~/models/qwen2.5-0.5b.gguf \
+       --llama-lib ~/llama.cpp/build/bin -ngl 999
+   speclab reproduce --n-predict-scale 0.25 --out runs/quick
+   speclab reproduce --out runs/quick --resume`,
+		Flags: flags,
+		Action: func(c *cli.Context) error {
+			if err := noFlagsAfterArgs(c); err != nil {
+				return err
+			}
+			exp := &experiments.Experiment{
+				Name: "seed-reproduction", Target: c.String("target"), Draft: c.String("draft"),
+				Battery: c.String("battery"), Repeats: c.Int("repeats"), Seed: c.Uint64("seed"),
+				NPredictScale: c.Float64("n-predict-scale"),
+				Sampling:      experiments.Sampling{Temp: c.Float64("temp"), TopK: 40, TopP: 0.95, MinP: 0.05},
+				Context: experiments.Context{CtxSize: c.Int("ctx-size"), Threads: c.Int("threads"),
+					GPULayers: c.Int("gpu-layers"), FlashAttn: "auto"},
+				Configs: experiments.SeedConfigs(),
+			}
+			if exp.Target == "" {
+				t, d, note, err := defaultModels(c)
+				if err != nil {
+					return err
+				}
+				exp.Target, exp.Draft = t, d
+				fmt.Fprintln(c.App.ErrWriter, note)
+			}
+			if exp.Draft == "" {
+				// Without a draft the draft configurations cannot run: keep
+				// them out, and say so.
+				exp.Configs = exp.Configs[:3]
+				fmt.Fprintln(c.App.ErrWriter, "no --draft: the draft-simple configurations are left out")
+			}
+			if err := exp.Normalise(); err != nil {
+				return usageError{err.Error()}
+			}
+			sum, err := execute(c, exp)
+			if err != nil {
+				return err
+			}
+			return printReproduction(c.App.Writer, sum.Dir)
+		},
+	}
+}
+
+// defaultModels returns speclab's default target and draft: the synthetic
+// models, written once into the cache.
+func defaultModels(c *cli.Context) (target, draft, note string, err error) {
+	cache := c.String("cache-dir")
+	if cache == "" {
+		if cache, err = llamalib.DefaultCacheDir(); err != nil {
+			return "", "", "", err
+		}
+	}
+	set, err := synth.WriteSet(filepath.Join(cache, "models", "synth-mxfp4"), synth.Options{Seed: 1, Type: gguf.TypeMXFP4})
+	if err != nil {
+		return "", "", "", fmt.Errorf("default models: %w", err)
+	}
+	return set.Target, set.Draft, "using speclab's synthetic default models (random weights: the mechanics are real, the acceptance rates mean nothing)", nil
+}
+
+// execute runs exp into the folder the flags name.
+func execute(c *cli.Context, exp *experiments.Experiment) (*experiments.Summary, error) {
+	shard, err := experiments.ParseShard(c.String("shard"))
+	if err != nil {
+		return nil, usageError{err.Error()}
+	}
+	out := c.String("out")
+	if out == "" {
+		if c.Bool("resume") {
+			return nil, usagef("--resume needs the run folder: --out DIR")
+		}
+		out = filepath.Join("runs", exp.Name+"-"+time.Now().Format("20060102-150405"))
+	}
+	if exp.LlamaLib != "" && !c.IsSet("llama-lib") {
+		c.Set("llama-lib", exp.LlamaLib)
+	}
+	lib, err := openLib(c)
+	if err != nil {
+		return nil, err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	r := &experiments.Runner{Exp: exp, Dir: out, Shard: shard, Resume: c.Bool("resume"), Lib: lib, Version: speclabVersion(),
+		RollRows: c.Int("roll-rows")}
+	if !c.Bool("quiet") && isTerminal(os.Stderr) {
+		r.Progress = c.App.ErrWriter
+	}
+	sum, err := r.Run(ctx)
+	if errors.Is(err, experiments.ErrInterrupted) {
+		return sum, fmt.Errorf("interrupted: %d cells finished and safe in %s; continue with the same command plus --resume --out %s", sum.Done+sum.Skipped, out, out)
+	}
+	if err != nil {
+		return sum, err
+	}
+	fmt.Fprintf(c.App.ErrWriter, "run folder %s: %d cells of shard %d/%d (%d run now, %d already done) in %s\n",
+		out, sum.Cells, shard.K, shard.N, sum.Done, sum.Skipped, sum.Duration.Round(time.Millisecond))
+	return sum, nil
+}
+
+func isTerminal(f *os.File) bool {
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+// printReproduction prints the seed study's table shape with the
+// speculative columns, per configuration.
+func printReproduction(w io.Writer, dir string) error {
+	rows, err := runlog.ReadRuns([]string{dir})
+	if err != nil {
+		return err
+	}
+	byConfig := map[string][]runlog.RunRow{}
+	var order []string
+	for _, r := range rows {
+		if _, ok := byConfig[r.Config]; !ok {
+			order = append(order, r.Config)
+		}
+		byConfig[r.Config] = append(byConfig[r.Config], r)
+	}
+	sort.SliceStable(order, func(i, j int) bool { return configRank(order[i]) < configRank(order[j]) })
+	for _, cfg := range order {
+		fmt.Fprintf(w, "\n== %s\n", cfg)
+		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+		fmt.Fprintln(tw, "Task\tTokens\tGen tok/s\tPrompt tok/s\tWall\tSteps\tDrafted\tAccepted\tAccept %\tτ\tSpeedup\tEmpty drafts\t")
+		for _, r := range byConfig[cfg] {
+			acc, sp := "—", "—"
+			if r.AcceptRate != nil {
+				acc = fmt.Sprintf("%.1f", 100**r.AcceptRate)
+			}
+			if r.Speedup != nil {
+				sp = fmt.Sprintf("%.2f×", *r.Speedup)
+			}
+			fmt.Fprintf(tw, "%s\t%d\t%.1f\t%.1f\t%.2fs\t%d\t%d\t%d\t%s\t%.2f\t%s\t%s\t\n",
+				r.Task, r.Generated, r.GenTPS, r.PromptTPS, r.WallS, r.Steps, r.Drafted, r.Accepted, acc,
+				r.MeanAcceptLen, sp, emptySummary(r))
+		}
+		tw.Flush()
+	}
+	return nil
+}
+
+func configRank(name string) int {
+	for i, c := range experiments.SeedConfigs() {
+		if c.Name == name {
+			return i
+		}
+	}
+	return 100
+}
+
+func emptySummary(r runlog.RunRow) string {
+	var parts []string
+	for _, e := range []struct {
+		n    int32
+		name string
+	}{
+		{r.EmptyNoHistory, "no-history"}, {r.EmptyNoMatch, "no-match"}, {r.EmptyBelowPMin, "below-p-min"},
+		{r.EmptyBelowNMin, "below-n-min"}, {r.EmptyNoRoom, "no-room"}, {r.EmptyVocabRefused, "vocab-refused"},
+		{r.EmptyCannotRollback, "target-cannot-rollback"}, {r.EmptyDisabled, "disabled"},
+	} {
+		if e.n > 0 {
+			parts = append(parts, fmt.Sprintf("%s %d", e.name, e.n))
+		}
+	}
+	return strings.Join(parts, ", ")
+}

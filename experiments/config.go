@@ -1,0 +1,334 @@
+package experiments
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/speclab/speclab/drafts"
+	"github.com/speclab/speclab/spec"
+	"github.com/speclab/speclab/spec/sample"
+)
+
+// Experiment is models × a task battery × configurations × repeats. It is
+// read from YAML (unknown keys are errors) or built from flags. Keys follow
+// llama-server's flag names where one exists.
+type Experiment struct {
+	Name          string          `yaml:"name" json:"name"`
+	Target        string          `yaml:"target" json:"target"`
+	Draft         string          `yaml:"draft,omitempty" json:"draft,omitempty"`
+	LlamaLib      string          `yaml:"llama_lib,omitempty" json:"llama_lib,omitempty"`
+	Battery       string          `yaml:"battery" json:"battery"`
+	Tasks         []string        `yaml:"tasks,omitempty" json:"tasks,omitempty"` // run only these tasks of the battery
+	Repeats       int             `yaml:"repeats" json:"repeats"`
+	Seed          uint64          `yaml:"seed" json:"seed"`
+	NPredictScale float64         `yaml:"n_predict_scale,omitempty" json:"n_predict_scale,omitempty"` // multiplies every task's cap (quick runs)
+	Sampling      Sampling        `yaml:"sampling" json:"sampling"`
+	Context       Context         `yaml:"context" json:"context"`
+	Configs       []Configuration `yaml:"configs" json:"configs"`
+}
+
+// Sampling are the generation's sampling settings.
+type Sampling struct {
+	Temp float64 `yaml:"temp" json:"temp"`
+	TopK int     `yaml:"top_k" json:"top_k"`
+	TopP float64 `yaml:"top_p" json:"top_p"`
+	MinP float64 `yaml:"min_p" json:"min_p"`
+}
+
+// Context are the model and context settings, as llama-server names them.
+type Context struct {
+	CtxSize   int    `yaml:"ctx_size" json:"ctx_size"`     // -c; 0: the model's training context
+	Threads   int    `yaml:"threads" json:"threads"`       // -t; 0: speclab's default
+	GPULayers int    `yaml:"gpu_layers" json:"gpu_layers"` // -ngl
+	FlashAttn string `yaml:"flash_attn" json:"flash_attn"` // on, off, auto
+}
+
+// Configuration is one speculative set-up.
+type Configuration struct {
+	Name         string         `yaml:"name" json:"name"`
+	SpecType     string         `yaml:"spec_type,omitempty" json:"spec_type,omitempty"` // comma list; empty or none: baseline
+	NMax         *int           `yaml:"spec_draft_n_max,omitempty" json:"spec_draft_n_max,omitempty"`
+	NMin         int            `yaml:"spec_draft_n_min,omitempty" json:"spec_draft_n_min,omitempty"`
+	PMin         *float64       `yaml:"spec_draft_p_min,omitempty" json:"spec_draft_p_min,omitempty"`
+	DDPolicy     string         `yaml:"dd_policy,omitempty" json:"dd_policy,omitempty"`
+	Verify       string         `yaml:"verify,omitempty" json:"verify,omitempty"`
+	Rollback     string         `yaml:"rollback,omitempty" json:"rollback,omitempty"`
+	LlamaRefusal bool           `yaml:"llama_refusal,omitempty" json:"llama_refusal,omitempty"`
+	Ngram        map[string]int `yaml:"ngram,omitempty" json:"ngram,omitempty"` // llama.cpp flag name → value
+}
+
+// SeedPolicy is the dynamic draft policy of the seed study.
+const SeedPolicy = "0:n4,p0.25;49152:n4,p0.0"
+
+// SeedConfigs are the five configurations as the seed study ran them.
+func SeedConfigs() []Configuration {
+	return []Configuration{
+		{Name: "baseline"},
+		{Name: "ngram-simple", SpecType: "ngram-simple"},
+		{Name: "ngram-map-k4v", SpecType: "ngram-map-k4v"},
+		{Name: "draft-simple", SpecType: "draft-simple"},
+		{Name: "draft-simple+dd-policy", SpecType: "draft-simple", DDPolicy: SeedPolicy},
+	}
+}
+
+// Load reads an experiment from a YAML file.
+func Load(path string) (*Experiment, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("experiment: %w", err)
+	}
+	e, err := Parse(data)
+	if err != nil {
+		return nil, fmt.Errorf("experiment %s: %w", path, err)
+	}
+	return e, nil
+}
+
+var yamlLine = regexp.MustCompile(`line (\d+): `)
+
+// quoteLines adds the offending source line to each "line N:" of a YAML
+// error, since yaml.v3's type errors do not name the key.
+func quoteLines(err error, src []byte) error {
+	lines := strings.Split(string(src), "\n")
+	msg := yamlLine.ReplaceAllStringFunc(err.Error(), func(m string) string {
+		n, _ := strconv.Atoi(yamlLine.FindStringSubmatch(m)[1])
+		if n < 1 || n > len(lines) {
+			return m
+		}
+		return fmt.Sprintf("line %d (%q): ", n, strings.TrimSpace(lines[n-1]))
+	})
+	return errors.New(msg)
+}
+
+// Parse reads an experiment from YAML, fills defaults and validates it.
+func Parse(data []byte) (*Experiment, error) {
+	e := &Experiment{}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(e); err != nil {
+		return nil, quoteLines(err, data)
+	}
+	if err := e.Normalise(); err != nil {
+		return nil, err
+	}
+	return e, nil
+}
+
+// Normalise fills defaults and validates; every error names the key.
+func (e *Experiment) Normalise() error {
+	if e.Name == "" {
+		e.Name = "experiment"
+	}
+	if e.Battery == "" {
+		e.Battery = "seed"
+	}
+	if e.Repeats == 0 {
+		e.Repeats = 1
+	}
+	if e.Context.FlashAttn == "" {
+		e.Context.FlashAttn = "auto"
+	}
+	if len(e.Configs) == 0 {
+		e.Configs = SeedConfigs()
+	}
+	var errs []error
+	if e.Target == "" {
+		errs = append(errs, errors.New("target: no target model"))
+	}
+	if e.Repeats < 0 {
+		errs = append(errs, fmt.Errorf("repeats: %d: want >= 1", e.Repeats))
+	}
+	if e.NPredictScale < 0 {
+		errs = append(errs, fmt.Errorf("n_predict_scale: %v: want > 0", e.NPredictScale))
+	}
+	sp := e.Sampling.params()
+	if err := sp.Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("sampling: %w", err))
+	}
+	switch e.Context.FlashAttn {
+	case "on", "off", "auto":
+	default:
+		errs = append(errs, fmt.Errorf("context.flash_attn: %q: want on, off or auto", e.Context.FlashAttn))
+	}
+	if e.Context.CtxSize < 0 || e.Context.Threads < 0 {
+		errs = append(errs, errors.New("context: ctx_size and threads must not be negative"))
+	}
+	names := map[string]bool{}
+	for i, c := range e.Configs {
+		where := fmt.Sprintf("configs[%d] (%s)", i, c.Name)
+		if c.Name == "" {
+			errs = append(errs, fmt.Errorf("configs[%d]: no name", i))
+		} else if names[c.Name] {
+			errs = append(errs, fmt.Errorf("%s: name used twice", where))
+		}
+		names[c.Name] = true
+		if _, err := c.Build(sp, e.Seed); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", where, err))
+		}
+		types, _ := drafts.ParseTypes(c.SpecType)
+		for _, t := range types {
+			if t == "draft-simple" && e.Draft == "" {
+				errs = append(errs, fmt.Errorf("%s: spec_type draft-simple needs a draft model (key draft)", where))
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (s Sampling) params() sample.Params {
+	return sample.Params{Temp: float32(s.Temp), TopK: s.TopK, TopP: float32(s.TopP), MinP: float32(s.MinP)}
+}
+
+// Built is a configuration turned into the loop's settings.
+type Built struct {
+	Types  []string
+	Config spec.Config // NPredict is set per task
+	Policy string
+}
+
+// Build checks the configuration and returns the loop's settings.
+func (c Configuration) Build(sp sample.Params, seed uint64) (Built, error) {
+	var b Built
+	var err error
+	if b.Types, err = drafts.ParseTypes(c.SpecType); err != nil {
+		return b, fmt.Errorf("spec_type: %w", err)
+	}
+	cfg := spec.Config{NPredict: 1, Seed: seed, NMin: c.NMin, Sampling: sp, TokenProbs: true}
+	switch {
+	case c.Verify != "":
+		if cfg.Verify, err = spec.ParseVerify(c.Verify); err != nil {
+			return b, err
+		}
+	case sp.Greedy():
+		cfg.Verify = spec.Greedy
+	default:
+		cfg.Verify = spec.Match
+	}
+	if cfg.Verify != spec.Greedy && sp.Greedy() {
+		return b, fmt.Errorf("verify %s needs sampling.temp > 0", cfg.Verify)
+	}
+	if cfg.Verify == spec.Greedy && !sp.Greedy() {
+		return b, fmt.Errorf("verify greedy needs sampling.temp 0")
+	}
+	if c.Rollback != "" {
+		if cfg.Rollback, err = spec.ParseRollback(c.Rollback); err != nil {
+			return b, err
+		}
+	}
+	nmax, pmin := drafts.DefaultNMax, float64(drafts.DefaultPMin)
+	if c.NMax != nil {
+		nmax = *c.NMax
+	}
+	if c.PMin != nil {
+		pmin = *c.PMin
+	}
+	if nmax < 0 || pmin < 0 || pmin > 1 || c.NMin < 0 {
+		return b, fmt.Errorf("spec_draft_n_max %d, spec_draft_n_min %d, spec_draft_p_min %v: out of range", nmax, c.NMin, pmin)
+	}
+	if c.DDPolicy != "" {
+		if cfg.Policy, err = drafts.ParsePolicy(c.DDPolicy); err != nil {
+			return b, fmt.Errorf("dd_policy: %w", err)
+		}
+	} else {
+		cfg.Policy = drafts.Static{NMax: nmax, PMin: float32(pmin)}
+	}
+	for k := range c.Ngram {
+		if _, err := drafts.NewNgram("ngram-simple", map[string]int{k: c.Ngram[k]}); err != nil && strings.Contains(err.Error(), "unknown") {
+			return b, fmt.Errorf("ngram: %w", err)
+		}
+	}
+	for _, t := range b.Types {
+		if t != "draft-simple" {
+			if _, err := drafts.NewNgram(t, c.Ngram); err != nil {
+				return b, fmt.Errorf("ngram: %w", err)
+			}
+		}
+	}
+	b.Config = cfg
+	b.Policy = fmt.Sprint(cfg.Policy)
+	return b, nil
+}
+
+// Hash identifies the experiment's content: a resumed run must have the
+// same.
+func (e *Experiment) Hash() string {
+	j, _ := json.Marshal(e)
+	h := sha256.Sum256(j)
+	return hex.EncodeToString(h[:8])
+}
+
+// Cell is one (task, configuration, repeat).
+type Cell struct {
+	Index  int // in the experiment's deterministic order
+	Task   Task
+	Config Configuration
+	Repeat int
+}
+
+// ID names the cell uniquely within its run.
+func (c Cell) ID() string { return fmt.Sprintf("%s/%s/r%d", c.Task.Name, c.Config.Name, c.Repeat) }
+
+// Cells lists the experiment's cells in a fixed order: by task, then
+// repeat, then configuration (the baseline first, so that speedups can be
+// computed as soon as a speculative cell finishes).
+func (e *Experiment) Cells(b Battery) ([]Cell, error) {
+	tasks := b.Tasks
+	if len(e.Tasks) > 0 {
+		tasks = nil
+		for _, name := range e.Tasks {
+			found := false
+			for _, t := range b.Tasks {
+				if t.Name == name {
+					tasks = append(tasks, t)
+					found = true
+				}
+			}
+			if !found {
+				return nil, fmt.Errorf("tasks: %q is not a task of battery %s", name, b.Name)
+			}
+		}
+	}
+	var cells []Cell
+	for _, t := range tasks {
+		if e.NPredictScale > 0 {
+			t.NPredict = max(1, int(float64(t.NPredict)*e.NPredictScale+0.5))
+		}
+		for r := 1; r <= e.Repeats; r++ {
+			for _, c := range e.Configs {
+				cells = append(cells, Cell{Index: len(cells), Task: t, Config: c, Repeat: r})
+			}
+		}
+	}
+	return cells, nil
+}
+
+// Shard is a deterministic subset of cells: K of N (1-based).
+type Shard struct{ K, N int }
+
+// ParseShard reads "K/N".
+func ParseShard(s string) (Shard, error) {
+	if s == "" {
+		return Shard{1, 1}, nil
+	}
+	var sh Shard
+	if _, err := fmt.Sscanf(s, "%d/%d", &sh.K, &sh.N); err != nil || sh.N < 1 || sh.K < 1 || sh.K > sh.N {
+		return Shard{}, fmt.Errorf("shard %q: want K/N with 1 <= K <= N, e.g. 2/8", s)
+	}
+	return sh, nil
+}
+
+// Has reports whether the cell belongs to the shard (round robin, so that
+// every shard gets a mix of tasks and configurations).
+func (s Shard) Has(c Cell) bool { return c.Index%s.N == s.K-1 }
+
+func (s Shard) String() string { return fmt.Sprintf("%dof%d", s.K, s.N) }

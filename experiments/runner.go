@@ -1,0 +1,469 @@
+package experiments
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/speclab/speclab/drafts"
+	"github.com/speclab/speclab/engine"
+	"github.com/speclab/speclab/experiments/runlog"
+	"github.com/speclab/speclab/spec"
+)
+
+// ErrInterrupted: the run was cancelled; the finished cells are on disk and
+// --resume continues.
+var ErrInterrupted = errors.New("interrupted")
+
+// Runner executes an experiment's cells into a run folder.
+type Runner struct {
+	Exp      *Experiment
+	Dir      string       // the run folder
+	Shard    Shard        // zero: all cells
+	Resume   bool         // continue a run folder, skipping finished cells
+	Lib      *engine.Lib  // the loaded libllama
+	Progress io.Writer    // one line per cell; nil: silent
+	Version  string       // speclab's version, logged with every cell
+	RollRows int          // step+token rows per part (0: runlog.DefaultRollRows)
+	Before   func(c Cell) // called before each cell (tests)
+}
+
+// Summary is what a run did.
+type Summary struct {
+	RunID    string
+	Dir      string
+	Cells    int // cells of this shard
+	Done     int // executed now
+	Skipped  int // finished before (resume)
+	Failed   int
+	Duration time.Duration
+}
+
+// runMeta is run.json: what a run folder holds, for --resume.
+type runMeta struct {
+	RunID      string      `json:"run_id"`
+	Hash       string      `json:"experiment_hash"`
+	Experiment *Experiment `json:"experiment"`
+	Created    time.Time   `json:"created"`
+}
+
+const metaFile = "run.json"
+
+// Run executes the cells of r.Shard that are not finished yet.
+func (r *Runner) Run(ctx context.Context) (*Summary, error) {
+	t0 := time.Now()
+	if r.Shard.N == 0 {
+		r.Shard = Shard{1, 1}
+	}
+	bat, err := LoadBattery(r.Exp.Battery)
+	if err != nil {
+		return nil, err
+	}
+	cells, err := r.Exp.Cells(bat)
+	if err != nil {
+		return nil, err
+	}
+	meta, err := r.openFolder()
+	if err != nil {
+		return nil, err
+	}
+	sum := &Summary{RunID: meta.RunID, Dir: r.Dir}
+	done, baselines, err := r.finished(meta.RunID)
+	if err != nil {
+		return nil, err
+	}
+	var todo []Cell
+	for _, c := range cells {
+		if !r.Shard.Has(c) {
+			continue
+		}
+		sum.Cells++
+		if done[c.ID()] {
+			sum.Skipped++
+			continue
+		}
+		todo = append(todo, c)
+	}
+	if sum.Skipped > 0 && !r.Resume {
+		return nil, fmt.Errorf("run folder %s already holds %d finished cells of this shard: pass --resume to continue it, or choose another folder", r.Dir, sum.Skipped)
+	}
+	if len(todo) == 0 {
+		sum.Duration = time.Since(t0)
+		return sum, nil
+	}
+	env, err := r.load()
+	if err != nil {
+		return nil, err
+	}
+	defer env.close()
+	w, err := runlog.Create(r.Dir, r.Shard.String(), t0.UTC().Format("20060102T150405.000Z"))
+	if err != nil {
+		return nil, err
+	}
+	if r.RollRows > 0 {
+		w.RollRows = r.RollRows
+	}
+	var runErr error
+	for i, c := range todo {
+		if ctx.Err() != nil {
+			runErr = ErrInterrupted
+			break
+		}
+		if r.Before != nil {
+			r.Before(c)
+		}
+		row, err := env.cell(ctx, w, meta.RunID, r.Shard.String(), c, r.Exp)
+		if errors.Is(err, context.Canceled) || ctx.Err() != nil {
+			runErr = ErrInterrupted
+			break
+		}
+		if err != nil {
+			runErr = fmt.Errorf("cell %s: %w", c.ID(), err)
+			sum.Failed++
+			break
+		}
+		key := c.Task.Name + "\x00" + fmt.Sprint(c.Repeat)
+		if row.Baseline {
+			baselines[key] = row.GenTPS
+		} else if b, ok := baselines[key]; ok && b > 0 {
+			s := row.GenTPS / b
+			row.Speedup = &s
+		}
+		row.Speclab = r.Version
+		if err := w.EndCell(row); err != nil {
+			runErr = err
+			break
+		}
+		sum.Done++
+		r.progress(i+1+sum.Skipped, sum.Cells, c, row)
+	}
+	if err := w.Close(); err != nil && runErr == nil {
+		runErr = err
+	}
+	sum.Duration = time.Since(t0)
+	return sum, runErr
+}
+
+func (r *Runner) progress(n, total int, c Cell, row runlog.RunRow) {
+	if r.Progress == nil {
+		return
+	}
+	acc := "—"
+	if row.AcceptRate != nil {
+		acc = fmt.Sprintf("%.0f%%", 100**row.AcceptRate)
+	}
+	sp := ""
+	if row.Speedup != nil {
+		sp = fmt.Sprintf(", %.2f× baseline", *row.Speedup)
+	}
+	fmt.Fprintf(r.Progress, "[%d/%d] %-40s %4d tok %7.1f tok/s, accepted %s%s\n",
+		n, total, c.ID(), row.Generated, row.GenTPS, acc, sp)
+}
+
+// openFolder creates the run folder with its run.json, or checks that an
+// existing one holds the same experiment.
+func (r *Runner) openFolder() (runMeta, error) {
+	if err := os.MkdirAll(r.Dir, 0o755); err != nil {
+		return runMeta{}, fmt.Errorf("run folder: %w", err)
+	}
+	path := filepath.Join(r.Dir, metaFile)
+	data, err := os.ReadFile(path)
+	if err == nil {
+		var m runMeta
+		if err := json.Unmarshal(data, &m); err != nil {
+			return runMeta{}, fmt.Errorf("%s: %w", path, err)
+		}
+		if m.Hash != r.Exp.Hash() {
+			return runMeta{}, fmt.Errorf("run folder %s holds another experiment (%s, hash %s; this one has %s): choose another folder", r.Dir, m.Experiment.Name, m.Hash, r.Exp.Hash())
+		}
+		return m, nil
+	}
+	if !errors.Is(err, os.ErrNotExist) {
+		return runMeta{}, err
+	}
+	if r.Resume {
+		return runMeta{}, fmt.Errorf("--resume: %s is not a run folder (no %s)", r.Dir, metaFile)
+	}
+	var b [4]byte
+	rand.Read(b[:])
+	m := runMeta{
+		RunID:      fmt.Sprintf("%s-%s-%s", r.Exp.Name, time.Now().UTC().Format("20060102T150405Z"), hex.EncodeToString(b[:])),
+		Hash:       r.Exp.Hash(),
+		Experiment: r.Exp,
+		Created:    time.Now().UTC(),
+	}
+	data, _ = json.MarshalIndent(m, "", "  ")
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, data, 0o644); err != nil {
+		return runMeta{}, err
+	}
+	// Another shard may have written it first: keep theirs if it matches.
+	if err := os.Link(tmp, path); err != nil {
+		os.Remove(tmp)
+		if errors.Is(err, os.ErrExist) {
+			return r.openFolder()
+		}
+		return runMeta{}, err
+	}
+	os.Remove(tmp)
+	return m, nil
+}
+
+// finished reads the cells already in the folder and the baselines' speeds.
+func (r *Runner) finished(runID string) (map[string]bool, map[string]float64, error) {
+	done, base := map[string]bool{}, map[string]float64{}
+	if !runlog.Exists(r.Dir) {
+		return done, base, nil
+	}
+	rows, err := runlog.ReadRuns([]string{r.Dir})
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, row := range rows {
+		if row.RunID != runID {
+			continue
+		}
+		done[row.CellID] = true
+		if row.Baseline {
+			base[row.Task+"\x00"+fmt.Sprint(row.Repeat)] = row.GenTPS
+		}
+	}
+	return done, base, nil
+}
+
+// env holds the loaded models of a run.
+type env struct {
+	lib           *engine.Lib
+	target, draft *engine.Model
+	tctx, dctx    *engine.Context
+	tg            *spec.EngineTarget
+	tHash, dHash  string
+	threads       int
+	backend       string
+	device        string
+}
+
+func (r *Runner) load() (*env, error) {
+	e := &env{lib: r.Lib}
+	x := r.Exp
+	cp := engine.ContextParams{NCtx: x.Context.CtxSize, Threads: x.Context.Threads}
+	switch x.Context.FlashAttn {
+	case "on":
+		cp.FlashAttn = engine.FlashAttnOn
+	case "off":
+		cp.FlashAttn = engine.FlashAttnOff
+	}
+	mp := engine.ModelParams{GPULayers: x.Context.GPULayers, LoadMode: engine.LoadAuto}
+	var err error
+	if e.target, err = r.Lib.LoadModel(x.Target, mp); err != nil {
+		return nil, fmt.Errorf("target: %w", err)
+	}
+	if e.tctx, err = e.target.NewContext(cp); err != nil {
+		e.close()
+		return nil, err
+	}
+	if e.tg, err = spec.NewTarget(e.tctx); err != nil {
+		e.close()
+		return nil, err
+	}
+	if x.Draft != "" {
+		if e.draft, err = r.Lib.LoadModel(x.Draft, mp); err != nil {
+			e.close()
+			return nil, fmt.Errorf("draft: %w", err)
+		}
+		dp := cp
+		dp.NCtx = e.tctx.NCtx()
+		if e.dctx, err = e.draft.NewContext(dp); err != nil {
+			e.close()
+			return nil, err
+		}
+		e.dHash = fingerprint(x.Draft)
+	}
+	e.tHash = fingerprint(x.Target)
+	e.threads = cp.Threads
+	if e.threads == 0 {
+		e.threads = engine.DefaultThreads(e.target)
+	}
+	e.backend = strings.Join(r.Lib.Backends(), ",")
+	var devs []string
+	for _, d := range r.Lib.Devices() {
+		devs = append(devs, d.Name+" ("+d.Description+")")
+	}
+	e.device = strings.Join(devs, "; ")
+	return e, nil
+}
+
+func (e *env) close() {
+	for _, c := range []*engine.Context{e.dctx, e.tctx} {
+		if c != nil {
+			c.Close()
+		}
+	}
+	for _, m := range []*engine.Model{e.draft, e.target} {
+		if m != nil {
+			m.Close()
+		}
+	}
+}
+
+// fingerprint is the file's sha256; files over 1 GiB are hashed over their
+// size, first and last 64 MiB ("sampled:" prefix), to keep a start fast.
+func fingerprint(path string) string {
+	f, err := os.Open(path)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return ""
+	}
+	h := sha256.New()
+	const big, chunk = 1 << 30, 64 << 20
+	if st.Size() <= big {
+		if _, err := io.Copy(h, f); err != nil {
+			return ""
+		}
+		return hex.EncodeToString(h.Sum(nil))
+	}
+	fmt.Fprintf(h, "%d", st.Size())
+	io.Copy(h, io.NewSectionReader(f, 0, chunk))
+	io.Copy(h, io.NewSectionReader(f, st.Size()-chunk, chunk))
+	return "sampled:" + hex.EncodeToString(h.Sum(nil))
+}
+
+// logSink turns the loop's events into log rows.
+type logSink struct {
+	w               *runlog.Writer
+	run, cell, exec string
+	err             error
+}
+
+func (s *logSink) OnStep(st *spec.Step) {
+	if s.err != nil {
+		return
+	}
+	s.err = s.w.Step(runlog.StepRow{
+		RunID: s.run, CellID: s.cell, ExecID: s.exec,
+		Step: int32(st.Step), Pos: int32(st.Pos), NMax: int32(st.NMax), Drafted: int32(st.Drafted),
+		Accepted: int32(st.Accepted), Emitted: int32(st.Emitted), Source: st.Source, Reason: string(st.Reason),
+		Checkpoint: st.Checkpoint, StateBytes: int64(st.StateBytes),
+		ProposeNs: st.Propose.Nanoseconds(), VerifyNs: st.Verify.Nanoseconds(),
+		RollbackNs: st.Rollback.Nanoseconds(), OverheadNs: st.Overhead.Nanoseconds(),
+	})
+}
+
+func nullable(v float32) *float32 {
+	if math.IsNaN(float64(v)) {
+		return nil
+	}
+	return &v
+}
+
+func (s *logSink) OnToken(t *spec.TokenEvent) {
+	if s.err != nil {
+		return
+	}
+	s.err = s.w.Token(runlog.TokenRow{
+		RunID: s.run, CellID: s.cell, ExecID: s.exec,
+		Step: int32(t.Step), Index: int32(t.Index), Token: t.Token, Accepted: t.Accepted,
+		PTarget: nullable(t.PTarget), QDraft: nullable(t.QDraft), TargetArgmax: t.TargetArgmax,
+		DraftEntropy: nullable(t.DraftEntropy),
+	})
+}
+
+// cell runs one cell and returns its runs row (not yet written).
+func (e *env) cell(ctx context.Context, w *runlog.Writer, runID, shard string, c Cell, x *Experiment) (runlog.RunRow, error) {
+	started := time.Now()
+	b, err := c.Config.Build(x.Sampling.params(), x.Seed+uint64(c.Repeat-1))
+	if err != nil {
+		return runlog.RunRow{}, err
+	}
+	cfg := b.Config
+	cfg.NPredict = c.Task.NPredict
+	prop, err := drafts.New(drafts.Setup{
+		Types: b.Types, Ngram: c.Config.Ngram, Target: drafts.ModelVocab{M: e.target},
+		DraftCtx: e.dctx, Seed: cfg.Seed, LlamaRefusal: c.Config.LlamaRefusal,
+	})
+	if err != nil {
+		return runlog.RunRow{}, err
+	}
+	prompt, err := e.target.Tokenize(c.Task.Prompt, true, false)
+	if err != nil {
+		return runlog.RunRow{}, err
+	}
+	var xb [8]byte
+	rand.Read(xb[:])
+	sink := &logSink{w: w, run: runID, cell: c.ID(), exec: hex.EncodeToString(xb[:])}
+	e.tg.Clear()
+	res, err := spec.Generate(ctx, e.tg, prop, prompt, cfg, sink)
+	if err != nil {
+		return runlog.RunRow{}, err
+	}
+	if sink.err != nil {
+		return runlog.RunRow{}, sink.err
+	}
+	st := res.Stats
+	rawCfg, _ := json.Marshal(c.Config)
+	row := runlog.RunRow{
+		RunID: runID, CellID: c.ID(), ExecID: sink.exec, Shard: shard,
+		Task: c.Task.Name, Battery: x.Battery, Config: c.Config.Name, Repeat: int32(c.Repeat),
+		Baseline: len(b.Types) == 0, SpecTypes: strings.Join(b.Types, ","), Policy: b.Policy,
+		Verify: string(cfg.Verify), Rollback: string(cfg.Rollback), Temp: float32(x.Sampling.Temp),
+		Seed: int64(cfg.Seed), NPredict: int32(cfg.NPredict), ConfigRaw: string(rawCfg),
+		PromptTokens: int32(st.PromptTokens), Generated: int32(st.Generated), Stop: string(st.Stop),
+		GenTPS: st.TokensPerSecond(), WallS: time.Since(started).Seconds(),
+		Steps: int32(st.Steps), DraftSteps: int32(st.DraftSteps), Drafted: int32(st.Drafted),
+		Accepted: int32(st.Accepted), MeanAcceptLen: st.MeanAcceptLen(), Applied: st.Applied(),
+		Checkpoints: int32(st.Checkpoints), ProposeS: st.Propose.Seconds(), VerifyS: st.VerifyTime.Seconds(),
+		RollbackS: st.Rollback.Seconds(), OverheadS: st.Overhead.Seconds(),
+		Text:           detokenize(e.target, res.Tokens),
+		EmptyNoHistory: int32(st.Empty[drafts.NoHistory]), EmptyNoMatch: int32(st.Empty[drafts.NoMatch]),
+		EmptyBelowPMin: int32(st.Empty[drafts.BelowPMin]), EmptyBelowNMin: int32(st.Empty[drafts.BelowNMin]),
+		EmptyNoRoom: int32(st.Empty[drafts.NoRoom]), EmptyVocabRefused: int32(st.Empty[drafts.VocabRefused]),
+		EmptyCannotRollback: int32(st.Empty[drafts.TargetCannotRollbck]), EmptyDisabled: int32(st.Empty[drafts.Disabled]),
+		LibPath: e.lib.Location.Lib, LibVersion: e.lib.Version, GGMLVersion: e.lib.GGMLVersion,
+		Backend: e.backend, Device: e.device, Threads: int32(e.threads),
+		TargetPath: x.Target, TargetSHA256: e.tHash, TargetArch: e.target.Info.Architecture,
+		TargetParams: int64(e.target.Info.Params), TargetBytes: int64(e.target.Info.Size),
+		TargetRollback: map[bool]string{true: "kv", false: "checkpoint"}[e.tg.CanRemoveTail()],
+		Host:           hostname(), StartedAt: started.UnixMicro(), FinishedAt: time.Now().UnixMicro(),
+	}
+	if st.PromptTime > 0 {
+		row.PromptTPS = float64(st.PromptTokens) / st.PromptTime.Seconds()
+	}
+	if st.Drafted > 0 {
+		a := st.AcceptanceRate()
+		row.AcceptRate = &a
+	}
+	if err := drafts.RefusalOf(prop); err != nil {
+		row.Refusal = err.Error()
+	}
+	if e.draft != nil && strings.Contains(row.SpecTypes, "draft-simple") {
+		row.DraftPath, row.DraftSHA256, row.DraftParams = x.Draft, e.dHash, int64(e.draft.Info.Params)
+	}
+	return row, nil
+}
+
+func detokenize(m *engine.Model, toks []engine.Token) string {
+	var b []byte
+	for _, t := range toks {
+		b = m.Piece(b, t, false)
+	}
+	return string(b)
+}
+
+func hostname() string {
+	h, _ := os.Hostname()
+	return h
+}
