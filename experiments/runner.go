@@ -376,7 +376,7 @@ func (s *logSink) OnToken(t *spec.TokenEvent) {
 	}
 	s.err = s.w.Token(runlog.TokenRow{
 		RunID: s.run, CellID: s.cell, ExecID: s.exec,
-		Step: int32(t.Step), Index: int32(t.Index), Token: t.Token, Accepted: t.Accepted,
+		Step: int32(t.Step), Index: int32(t.Index), Token: t.Token, Accepted: t.Accepted, Verified: t.Verified,
 		PTarget: nullable(t.PTarget), QDraft: nullable(t.QDraft), TargetArgmax: t.TargetArgmax,
 		DraftEntropy: nullable(t.DraftEntropy),
 	})

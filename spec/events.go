@@ -31,9 +31,10 @@ type TokenEvent struct {
 	Index        int // position in the draft, 0-based
 	Token        Token
 	Accepted     bool
+	Verified     bool    // false for tokens after the draft's first rejection: never checked
 	PTarget      float32 // target's probability of the token (NaN when not computed)
 	QDraft       float32 // proposer's probability (NaN when it has none)
-	TargetArgmax Token   // the target's most likely token at this position
+	TargetArgmax Token   // the target's most likely token at this position (-1 when not verified)
 	DraftEntropy float32 // entropy of the proposer's distribution, nats (NaN when none)
 }
 

@@ -447,9 +447,21 @@ func (l *loop) accept(d drafts.Draft) (int, Token) {
 				next = l.r.Sample(l.rng.Float64())
 			}
 		}
-		te.Accepted = accepted
+		te.Accepted, te.Verified = accepted, true
 		l.sink.OnToken(te)
 		if !accepted {
+			// The rest of the draft is discarded unverified: log its fate too.
+			for r := i + 1; r < k; r++ {
+				*te = TokenEvent{Step: l.step.Step, Index: r, Token: d.Tokens[r], PTarget: NaN, QDraft: NaN,
+					TargetArgmax: -1, DraftEntropy: NaN}
+				if d.Q != nil {
+					te.QDraft = d.Q[r]
+				}
+				if d.Entropy != nil {
+					te.DraftEntropy = d.Entropy[r]
+				}
+				l.sink.OnToken(te)
+			}
 			return i, next
 		}
 	}

@@ -114,6 +114,7 @@ type TokenRow struct {
 	Index        int32    `parquet:"index"` // position in the draft
 	Token        int32    `parquet:"token"`
 	Accepted     bool     `parquet:"accepted"`
+	Verified     bool     `parquet:"verified"` // false after the draft's first rejection
 	PTarget      *float32 `parquet:"p_target,optional"`
 	QDraft       *float32 `parquet:"q_draft,optional"`
 	TargetArgmax int32    `parquet:"target_argmax"`
