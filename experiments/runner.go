@@ -342,6 +342,11 @@ func fingerprint(path string) string {
 	return "sampled:" + hex.EncodeToString(h.Sum(nil))
 }
 
+// NewLogSink returns the spec.Sink that writes a cell's events to w.
+func NewLogSink(w *runlog.Writer, runID, cellID, execID string) spec.Sink {
+	return &logSink{w: w, run: runID, cell: cellID, exec: execID}
+}
+
 // logSink turns the loop's events into log rows.
 type logSink struct {
 	w               *runlog.Writer
