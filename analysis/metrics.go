@@ -1,0 +1,544 @@
+package analysis
+
+import (
+	"cmp"
+	"encoding/json"
+	"fmt"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// Num is a measurement that may be missing: NaN (or ±Inf) prints as "–"
+// and encodes in JSON as null.
+type Num float64
+
+// OK reports whether n is a finite number.
+func (n Num) OK() bool { return !math.IsNaN(float64(n)) && !math.IsInf(float64(n), 0) }
+
+// MarshalJSON encodes a missing number as null.
+func (n Num) MarshalJSON() ([]byte, error) {
+	if !n.OK() {
+		return []byte("null"), nil
+	}
+	return strconv.AppendFloat(nil, float64(n), 'g', -1, 64), nil
+}
+
+// UnmarshalJSON decodes null as NaN.
+func (n *Num) UnmarshalJSON(b []byte) error {
+	if string(b) == "null" {
+		*n = Num(math.NaN())
+		return nil
+	}
+	var f float64
+	if err := json.Unmarshal(b, &f); err != nil {
+		return err
+	}
+	*n = Num(f)
+	return nil
+}
+
+// Format prints n with format (e.g. "%.2f"), or "–" when missing.
+func (n Num) Format(format string) string {
+	if !n.OK() {
+		return "–"
+	}
+	return fmt.Sprintf(format, float64(n))
+}
+
+// Interval is a mean over repeats with its 95% confidence interval
+// (Student's t; Lo and Hi are missing with fewer than two repeats).
+type Interval struct {
+	Mean Num `json:"mean"`
+	Lo   Num `json:"lo"`
+	Hi   Num `json:"hi"`
+	N    int `json:"n"` // repeats
+}
+
+// Format prints "mean [lo, hi]" with format for each number.
+func (iv Interval) Format(format string) string {
+	s := iv.Mean.Format(format)
+	if iv.Lo.OK() && iv.Hi.OK() {
+		s += " [" + iv.Lo.Format(format) + ", " + iv.Hi.Format(format) + "]"
+	}
+	return s
+}
+
+// MeanCI is the mean of xs with the 95% confidence interval of Student's t
+// (NaN values are left out).
+func MeanCI(xs []float64) Interval {
+	var v []float64
+	for _, x := range xs {
+		if !math.IsNaN(x) && !math.IsInf(x, 0) {
+			v = append(v, x)
+		}
+	}
+	nan := Num(math.NaN())
+	iv := Interval{Mean: nan, Lo: nan, Hi: nan, N: len(v)}
+	if len(v) == 0 {
+		return iv
+	}
+	var sum float64
+	for _, x := range v {
+		sum += x
+	}
+	mean := sum / float64(len(v))
+	iv.Mean = Num(mean)
+	if len(v) < 2 {
+		return iv
+	}
+	var ss float64
+	for _, x := range v {
+		ss += (x - mean) * (x - mean)
+	}
+	half := TQuantile975(len(v)-1) * math.Sqrt(ss/float64(len(v)-1)/float64(len(v)))
+	iv.Lo, iv.Hi = Num(mean-half), Num(mean+half)
+	return iv
+}
+
+var t975 = [...]float64{
+	math.NaN(), 12.706205, 4.302653, 3.182446, 2.776445, 2.570582, 2.446912, 2.364624, 2.306004,
+	2.262157, 2.228139, 2.200985, 2.178813, 2.160369, 2.144787, 2.131450, 2.119905, 2.109816,
+	2.100922, 2.093024, 2.085963, 2.079614, 2.073873, 2.068658, 2.063899, 2.059539, 2.055529,
+	2.051831, 2.048407, 2.045230, 2.042272,
+}
+
+// TQuantile975 is the 97.5% quantile of Student's t with df degrees of
+// freedom (the half-width factor of a 95% interval): exact to 6 digits up
+// to 30, the Cornish-Fisher expansion above (error < 1e-5).
+func TQuantile975(df int) float64 {
+	if df < 1 {
+		return math.NaN()
+	}
+	if df < len(t975) {
+		return t975[df]
+	}
+	z, v := 1.959963985, float64(df)
+	z3, z5, z7 := z*z*z, z*z*z*z*z, z*z*z*z*z*z*z
+	return z + (z3+z)/(4*v) + (5*z5+16*z3+3*z)/(96*v*v) + (3*z7+19*z5+17*z3-15*z)/(384*v*v*v)
+}
+
+// Dim is a dimension the cells are grouped by.
+type Dim string
+
+// The dimensions.
+const (
+	ByConfig Dim = "config"
+	ByTask   Dim = "task"
+	ByModel  Dim = "model"
+	ByRun    Dim = "run"
+)
+
+// Dims are the known dimensions.
+var Dims = []Dim{ByConfig, ByTask, ByModel, ByRun}
+
+// ParseDims parses a comma list of dimensions ("config,task").
+func ParseDims(s string) ([]Dim, error) {
+	var out []Dim
+	for _, f := range strings.Split(s, ",") {
+		d := Dim(strings.TrimSpace(f))
+		if d == "" {
+			continue
+		}
+		if !slices.Contains(Dims, d) {
+			return nil, fmt.Errorf("unknown grouping %q (known: config, task, model, run)", d)
+		}
+		if slices.Contains(out, d) {
+			return nil, fmt.Errorf("grouping %q given twice", d)
+		}
+		out = append(out, d)
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("empty grouping (give e.g. config,task)")
+	}
+	return out, nil
+}
+
+// Key names a group; a dimension the cells are not grouped by is empty.
+type Key struct {
+	Config string `json:"config,omitempty"`
+	Task   string `json:"task,omitempty"`
+	Model  string `json:"model,omitempty"`
+	Run    string `json:"run,omitempty"`
+}
+
+func keyOf(c *Cell, by []Dim) Key {
+	var k Key
+	for _, d := range by {
+		switch d {
+		case ByConfig:
+			k.Config = c.Config
+		case ByTask:
+			k.Task = c.Task
+		case ByModel:
+			k.Model = c.Model
+		case ByRun:
+			k.Run = c.RunID
+		}
+	}
+	return k
+}
+
+// Get returns the key's value for a dimension.
+func (k Key) Get(d Dim) string {
+	switch d {
+	case ByConfig:
+		return k.Config
+	case ByTask:
+		return k.Task
+	case ByModel:
+		return k.Model
+	case ByRun:
+		return k.Run
+	}
+	return ""
+}
+
+// Summary is the metric set of a group of cells.
+type Summary struct {
+	Key
+	Baseline     bool     `json:"baseline"` // every cell is a baseline (drafts nothing by design)
+	Cells        int      `json:"cells"`
+	Tasks        int      `json:"tasks"`
+	Repeats      int      `json:"repeats"`
+	AppliedCells int      `json:"applied_cells"` // cells where speculation was active
+	DraftedCells int      `json:"drafted_cells"` // cells with at least one non-empty draft
+	Refusals     []string `json:"refusals,omitempty"`
+
+	Generated  int64 `json:"tokens_generated"`
+	Steps      int64 `json:"steps"`
+	DraftSteps int64 `json:"draft_steps"`
+	Drafted    int64 `json:"drafted"`
+	Accepted   int64 `json:"accepted"`
+
+	AcceptanceRate Num   `json:"acceptance_rate"`        // accepted / drafted
+	MeanAcceptLen  Num   `json:"mean_acceptance_length"` // τ = 1 + accepted / steps
+	PosUncond      []Num `json:"per_position_unconditional"`
+	PosCond        []Num `json:"per_position_conditional"`
+	// AcceptHist[k][j] counts the steps that drafted k tokens and accepted j.
+	AcceptHist [][]int64        `json:"accepted_by_draft_length"`
+	Empty      map[string]int64 `json:"empty_drafts"`
+
+	TPS         Interval `json:"tokens_per_second"`
+	BaselineTPS Interval `json:"baseline_tokens_per_second"`
+	Speedup     Interval `json:"speedup"` // tokens/s over the matching baseline's
+
+	// Theory: Alpha is the per-token acceptance of Leviathan's model,
+	// estimated as accepted / (accepted + rejections) over the drafting steps
+	// (a step's draft stops at its first rejection); Gamma the mean draft
+	// length of the drafting steps; CostRatio the proposer's time per drafted
+	// token over the verify time per step.
+	Alpha            Num `json:"alpha"`
+	Gamma            Num `json:"gamma"`
+	CostRatio        Num `json:"cost_ratio"`
+	ExpectedTokens   Num `json:"expected_tokens_per_drafting_step"`
+	SpeedupLeviathan Num `json:"speedup_leviathan"` // Leviathan(Alpha, Gamma, CostRatio)
+	SpeedupModel     Num `json:"speedup_model"`     // MixtureSpeedup over the measured draft lengths, empty drafts included
+	BreakEvenAlpha   Num `json:"break_even_alpha"`  // at Gamma and CostRatio
+
+	PTargetAccepted Num `json:"p_target_accepted"`
+	QDraftAccepted  Num `json:"q_draft_accepted"`
+	PTargetRejected Num `json:"p_target_rejected"`
+	QDraftRejected  Num `json:"q_draft_rejected"`
+
+	S     StepStats  `json:"-"`
+	T     TokenStats `json:"-"`
+	cells []*Cell
+}
+
+// Name is the key's values joined by " / " (or "all").
+func (s *Summary) Name(by []Dim) string {
+	var parts []string
+	for _, d := range by {
+		parts = append(parts, s.Get(d))
+	}
+	if len(parts) == 0 {
+		return "all"
+	}
+	return strings.Join(parts, " / ")
+}
+
+// baselines finds, for each cell, the baseline cell it is compared with:
+// same target model, task and repeat, in the same run if there is one,
+// else on the same host and device.
+type baselines struct {
+	byRun  map[[4]string]*Cell
+	byHost map[[5]string]*Cell
+}
+
+func newBaselines(cells []*Cell) *baselines {
+	b := &baselines{byRun: map[[4]string]*Cell{}, byHost: map[[5]string]*Cell{}}
+	for _, c := range cells {
+		if !c.Baseline || !(c.GenTPS > 0) {
+			continue
+		}
+		rep := strconv.Itoa(int(c.Repeat))
+		k1 := [4]string{c.RunID, c.Model, c.Task, rep}
+		if _, ok := b.byRun[k1]; !ok {
+			b.byRun[k1] = c
+		}
+		k2 := [5]string{c.Model, c.Task, rep, c.Host, c.Device}
+		if _, ok := b.byHost[k2]; !ok {
+			b.byHost[k2] = c
+		}
+	}
+	return b
+}
+
+func (b *baselines) of(c *Cell) *Cell {
+	rep := strconv.Itoa(int(c.Repeat))
+	if m := b.byRun[[4]string{c.RunID, c.Model, c.Task, rep}]; m != nil {
+		return m
+	}
+	return b.byHost[[5]string{c.Model, c.Task, rep, c.Host, c.Device}]
+}
+
+// Summarize groups the cells by the dimensions and computes each group's
+// metrics. Groups come in order: baseline configurations first, then along
+// each dimension in the order of first execution (ties by name).
+//
+// Tokens/s and speedup are averaged per repeat first (tokens/s: the mean
+// over the group's cells of that repeat; speedup: the geometric mean of the
+// cells' speedups over their baselines), then over repeats with a 95%
+// Student t interval, so that the interval reflects run-to-run variation,
+// not the spread between tasks.
+func Summarize(d *Data, by []Dim) []*Summary {
+	base := newBaselines(d.Cells)
+	groups := map[Key]*Summary{}
+	var order []*Summary
+	for _, c := range d.Cells {
+		k := keyOf(c, by)
+		g := groups[k]
+		if g == nil {
+			g = &Summary{Key: k, Baseline: true}
+			groups[k] = g
+			order = append(order, g)
+		}
+		g.cells = append(g.cells, c)
+	}
+	for _, g := range order {
+		g.compute(base)
+	}
+	// a value comes at its first execution (the experiment's order of
+	// tasks and configurations), ties by name
+	first := map[Dim]map[string]int64{}
+	for _, dm := range by {
+		first[dm] = map[string]int64{}
+		for _, c := range d.Cells {
+			v := keyOf(c, []Dim{dm}).Get(dm)
+			if t, ok := first[dm][v]; !ok || c.StartedAt < t {
+				first[dm][v] = c.StartedAt
+			}
+		}
+	}
+	slices.SortStableFunc(order, func(a, b *Summary) int {
+		if a.Baseline != b.Baseline {
+			if a.Baseline {
+				return -1
+			}
+			return 1
+		}
+		for _, dm := range by {
+			va, vb := a.Get(dm), b.Get(dm)
+			if c := cmp.Compare(first[dm][va], first[dm][vb]); c != 0 {
+				return c
+			}
+			if c := cmp.Compare(va, vb); c != 0 {
+				return c
+			}
+		}
+		return 0
+	})
+	return order
+}
+
+func (g *Summary) compute(base *baselines) {
+	tasks := map[string]bool{}
+	tps := map[int32][]float64{}
+	btps := map[int32][]float64{}
+	logSp := map[int32][]float64{}
+	for _, c := range g.cells {
+		g.Cells++
+		tasks[c.Task] = true
+		g.Baseline = g.Baseline && c.Baseline
+		if c.Applied {
+			g.AppliedCells++
+		}
+		if c.S.Drafted > 0 {
+			g.DraftedCells++
+		}
+		if c.Refusal != "" && !slices.Contains(g.Refusals, c.Refusal) {
+			g.Refusals = append(g.Refusals, c.Refusal)
+		}
+		g.Generated += int64(c.Generated)
+		g.S.add(&c.S)
+		g.T.add(&c.T)
+		if c.GenTPS > 0 {
+			tps[c.Repeat] = append(tps[c.Repeat], c.GenTPS)
+		}
+		if b := base.of(c); b != nil && c.GenTPS > 0 {
+			btps[c.Repeat] = append(btps[c.Repeat], b.GenTPS)
+			logSp[c.Repeat] = append(logSp[c.Repeat], math.Log(c.GenTPS/b.GenTPS))
+		}
+	}
+	g.Tasks = len(tasks)
+	reps := map[int32]bool{}
+	for _, c := range g.cells {
+		reps[c.Repeat] = true
+	}
+	g.Repeats = len(reps)
+	g.TPS = MeanCI(perRepeat(tps, mean))
+	g.BaselineTPS = MeanCI(perRepeat(btps, mean))
+	g.Speedup = MeanCI(perRepeat(logSp, func(v []float64) float64 { return math.Exp(mean(v)) }))
+
+	s := &g.S
+	g.Steps, g.DraftSteps, g.Drafted, g.Accepted = s.Steps, s.DraftSteps, s.Drafted, s.Accepted
+	g.AcceptanceRate = Num(ratio(float64(s.Accepted), s.Drafted))
+	g.MeanAcceptLen = Num(MeanAcceptLen(s))
+	g.PosUncond, g.PosCond = nums(PositionAcceptance(s.ByK, false)), nums(PositionAcceptance(s.ByK, true))
+	g.AcceptHist = s.ByK
+	g.Empty = s.Empty
+	if g.Empty == nil {
+		g.Empty = map[string]int64{}
+	}
+
+	alpha := LeviathanAlpha(s.ByK)
+	gamma := ratio(float64(s.Drafted), s.DraftSteps)
+	c := CostRatio(s)
+	g.Alpha, g.Gamma, g.CostRatio = Num(alpha), Num(gamma), Num(c)
+	g.ExpectedTokens = Num(ExpectedTokens(alpha, gamma))
+	g.SpeedupLeviathan = Num(Leviathan(alpha, gamma, c))
+	g.BreakEvenAlpha = Num(BreakEvenAlpha(gamma, c))
+	var hist []int64
+	for k, row := range s.ByK {
+		for _, n := range row {
+			for len(hist) <= k {
+				hist = append(hist, 0)
+			}
+			hist[k] += n
+		}
+	}
+	if s.Drafted > 0 {
+		g.SpeedupModel = Num(MixtureSpeedup(alpha, c, hist))
+	} else {
+		g.SpeedupModel = Num(math.NaN())
+	}
+	g.PTargetAccepted, g.QDraftAccepted = Num(g.T.Accepted.MeanP()), Num(g.T.Accepted.MeanQ())
+	g.PTargetRejected, g.QDraftRejected = Num(g.T.Rejected.MeanP()), Num(g.T.Rejected.MeanQ())
+}
+
+func perRepeat(m map[int32][]float64, f func([]float64) float64) []float64 {
+	reps := make([]int32, 0, len(m))
+	for r := range m {
+		reps = append(reps, r)
+	}
+	slices.Sort(reps)
+	out := make([]float64, 0, len(reps))
+	for _, r := range reps {
+		out = append(out, f(m[r]))
+	}
+	return out
+}
+
+func mean(v []float64) float64 {
+	if len(v) == 0 {
+		return math.NaN()
+	}
+	var s float64
+	for _, x := range v {
+		s += x
+	}
+	return s / float64(len(v))
+}
+
+func nums(v []float64) []Num {
+	out := make([]Num, len(v))
+	for i, x := range v {
+		out[i] = Num(x)
+	}
+	return out
+}
+
+// MeanAcceptLen is τ = 1 + accepted / steps, over every verify step (the
+// definition of vLLM, llama.cpp and AIPerf). NaN without steps.
+func MeanAcceptLen(s *StepStats) float64 {
+	if s.Steps == 0 {
+		return math.NaN()
+	}
+	return 1 + float64(s.Accepted)/float64(s.Steps)
+}
+
+// PositionAcceptance is the acceptance at each draft position i, from the
+// counts byK[k][j] of steps that drafted k tokens and accepted j.
+//
+// Unconditional (vLLM's): the fraction of drafting steps (k > 0) that
+// accepted at least i+1 tokens. Conditional: among the steps that drafted
+// position i and accepted positions 0..i−1 (k > i, j ≥ i), the fraction
+// that accepted position i too (j > i); NaN where no step qualifies.
+func PositionAcceptance(byK [][]int64, conditional bool) []float64 {
+	maxK := 0
+	var drafting int64
+	for k, row := range byK {
+		for _, n := range row {
+			if n > 0 && k > 0 {
+				maxK = max(maxK, k)
+				drafting += n
+			}
+		}
+	}
+	out := make([]float64, maxK)
+	for i := range maxK {
+		var reach, pass int64 // steps with k > i and j ≥ i; with j > i
+		for k := i + 1; k < len(byK); k++ {
+			for j, n := range byK[k] {
+				if j > i {
+					pass += n
+				}
+				if j >= i {
+					reach += n
+				}
+			}
+		}
+		if conditional {
+			out[i] = ratio(float64(pass), reach)
+		} else {
+			out[i] = ratio(float64(pass), drafting)
+		}
+	}
+	return out
+}
+
+// LeviathanAlpha estimates the per-token acceptance of Leviathan's model
+// (tokens accepted independently with one probability α) from the counts
+// byK[k][j]: every drafting step tries positions until the first rejection,
+// so α = Σ j / Σ (j + [j < k]), the maximum-likelihood estimate. The plain
+// acceptance rate Σ j / Σ k underestimates α, since the positions after a
+// rejection count as drafted but were never tried. NaN without drafts.
+func LeviathanAlpha(byK [][]int64) float64 {
+	var acc, tried int64
+	for k := 1; k < len(byK); k++ {
+		for j, n := range byK[k] {
+			acc += int64(j) * n
+			tried += int64(j) * n
+			if j < k {
+				tried += n
+			}
+		}
+	}
+	return ratio(float64(acc), tried)
+}
+
+// CostRatio estimates Leviathan's c, the cost of drafting one token in
+// units of a target step, as the proposer's time per drafted token (over
+// the steps with a non-empty draft) divided by the target's verify time per
+// step (over every step). NaN when nothing was drafted or no verify time
+// was logged.
+func CostRatio(s *StepStats) float64 {
+	perToken := ratio(float64(s.DraftProposeNs), s.Drafted)
+	perStep := ratio(float64(s.VerifyNs), s.Steps)
+	if !(perStep > 0) {
+		return math.NaN()
+	}
+	return perToken / perStep
+}

@@ -1,0 +1,259 @@
+package analysis
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+
+	"github.com/parquet-go/parquet-go"
+)
+
+// This file reads single columns of Parquet part files page by page, into
+// typed slices, without decoding whole rows: the analysis of tens of
+// millions of token rows depends on it.
+
+// partFile is an open part file.
+type partFile struct {
+	path string
+	f    *os.File
+	pf   *parquet.File
+}
+
+func openPart(path string) (*partFile, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	st, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	pf, err := parquet.OpenFile(f, st.Size(), parquet.SkipPageIndex(true), parquet.SkipBloomFilters(true))
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	return &partFile{path: path, f: f, pf: pf}, nil
+}
+
+func (p *partFile) Close() error { return p.f.Close() }
+
+// column finds a leaf column and checks its physical type.
+func (p *partFile) column(name string, kind parquet.Kind) (int, error) {
+	leaf, ok := p.pf.Schema().Lookup(name)
+	if !ok {
+		return 0, fmt.Errorf("read %s: no column %q (not a speclab log part?)", p.path, name)
+	}
+	if k := leaf.Node.Type().Kind(); k != kind {
+		return 0, fmt.Errorf("read %s: column %q holds %s values, want %s", p.path, name, k, kind)
+	}
+	return leaf.ColumnIndex, nil
+}
+
+// eachPage calls fn with every page of a column chunk, releasing each page
+// after the call.
+func eachPage(cc parquet.ColumnChunk, fn func(parquet.Page) error) error {
+	pages := cc.Pages()
+	defer pages.Close()
+	for {
+		p, err := pages.ReadPage()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		err = fn(p)
+		parquet.Release(p)
+		if err != nil {
+			return err
+		}
+	}
+}
+
+var errNulls = errors.New("unexpected NULL values in a required column")
+
+// readInt32 appends the values of a required INT32 column.
+func readInt32(cc parquet.ColumnChunk, dst []int32) ([]int32, error) {
+	err := eachPage(cc, func(p parquet.Page) error {
+		if p.NumNulls() > 0 {
+			return errNulls
+		}
+		vals := p.Data()
+		if d := p.Dictionary(); d != nil {
+			dv := d.Page().Data()
+			dict := dv.Int32()
+			for _, ix := range vals.Int32() {
+				if int(ix) >= len(dict) || ix < 0 {
+					return errBadIndex
+				}
+				dst = append(dst, dict[ix])
+			}
+			return nil
+		}
+		dst = append(dst, vals.Int32()...)
+		return nil
+	})
+	return dst, err
+}
+
+// readInt64 appends the values of a required INT64 column.
+func readInt64(cc parquet.ColumnChunk, dst []int64) ([]int64, error) {
+	err := eachPage(cc, func(p parquet.Page) error {
+		if p.NumNulls() > 0 {
+			return errNulls
+		}
+		vals := p.Data()
+		if d := p.Dictionary(); d != nil {
+			dv := d.Page().Data()
+			dict := dv.Int64()
+			for _, ix := range vals.Int32() {
+				if int(ix) >= len(dict) || ix < 0 {
+					return errBadIndex
+				}
+				dst = append(dst, dict[ix])
+			}
+			return nil
+		}
+		dst = append(dst, vals.Int64()...)
+		return nil
+	})
+	return dst, err
+}
+
+var errBadIndex = errors.New("dictionary index out of range")
+
+// readBool appends the values of a required BOOLEAN column.
+func readBool(cc parquet.ColumnChunk, dst []bool) ([]bool, error) {
+	err := eachPage(cc, func(p parquet.Page) error {
+		if p.NumNulls() > 0 {
+			return errNulls
+		}
+		n := int(p.NumValues())
+		start := len(dst)
+		dst = append(dst, make([]bool, n)...)
+		r, ok := p.Values().(parquet.BooleanReader)
+		if !ok {
+			return fmt.Errorf("boolean page of type %T cannot be read as booleans", p)
+		}
+		got, err := r.ReadBooleans(dst[start:])
+		if err != nil && !errors.Is(err, io.EOF) {
+			return err
+		}
+		if got != n {
+			return fmt.Errorf("boolean page: read %d of %d values", got, n)
+		}
+		return nil
+	})
+	return dst, err
+}
+
+// readOptFloat appends the values of an optional FLOAT column, NaN for NULL.
+func readOptFloat(cc parquet.ColumnChunk, dst []float32) ([]float32, error) {
+	nan := float32(math.NaN())
+	err := eachPage(cc, func(p parquet.Page) error {
+		data := p.Data()
+		var vals []float32
+		if d := p.Dictionary(); d != nil {
+			dv := d.Page().Data()
+			dict := dv.Float()
+			idx := data.Int32()
+			vals = make([]float32, len(idx))
+			for i, ix := range idx {
+				if int(ix) >= len(dict) || ix < 0 {
+					return errBadIndex
+				}
+				vals[i] = dict[ix]
+			}
+		} else {
+			vals = data.Float()
+		}
+		defs := p.DefinitionLevels()
+		if len(defs) == 0 {
+			if p.NumNulls() > 0 {
+				return errNulls
+			}
+			dst = append(dst, vals...)
+			return nil
+		}
+		j := 0
+		for _, d := range defs {
+			if d == 0 {
+				dst = append(dst, nan)
+				continue
+			}
+			if j >= len(vals) {
+				return errors.New("optional page: fewer values than definition levels say")
+			}
+			dst = append(dst, vals[j])
+			j++
+		}
+		return nil
+	})
+	return dst, err
+}
+
+// readIDs appends, for each value of a required BYTE_ARRAY column, the id
+// that id gives it. Dictionary-encoded pages call id once per dictionary
+// entry; plain pages once per run of equal values.
+func readIDs(cc parquet.ColumnChunk, dst []int32, id func([]byte) int32) ([]int32, error) {
+	var lastDict parquet.Dictionary
+	var dictIDs []int32
+	err := eachPage(cc, func(p parquet.Page) error {
+		if p.NumNulls() > 0 {
+			return errNulls
+		}
+		if d := p.Dictionary(); d != nil {
+			if d != lastDict {
+				dv := d.Page().Data()
+				data, off := dv.ByteArray()
+				dictIDs = dictIDs[:0]
+				for i := 0; i+1 < len(off); i++ {
+					dictIDs = append(dictIDs, id(data[off[i]:off[i+1]]))
+				}
+				lastDict = d
+			}
+			pv := p.Data()
+			for _, ix := range pv.Int32() {
+				if int(ix) >= len(dictIDs) || ix < 0 {
+					return errBadIndex
+				}
+				dst = append(dst, dictIDs[ix])
+			}
+			return nil
+		}
+		pv := p.Data()
+		data, off := pv.ByteArray()
+		var prev []byte
+		var prevID int32
+		for i := 0; i+1 < len(off); i++ {
+			v := data[off[i]:off[i+1]]
+			if i == 0 || string(v) != string(prev) {
+				prev, prevID = v, id(v)
+			}
+			dst = append(dst, prevID)
+		}
+		return nil
+	})
+	return dst, err
+}
+
+// Column kinds the scans read.
+const (
+	kString = iota
+	kInt32
+	kInt64
+	kBool
+	kFloat
+)
+
+var parquetKind = [...]parquet.Kind{
+	kString: parquet.ByteArray,
+	kInt32:  parquet.Int32,
+	kInt64:  parquet.Int64,
+	kBool:   parquet.Boolean,
+	kFloat:  parquet.Float,
+}
