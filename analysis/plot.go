@@ -1,0 +1,771 @@
+package analysis
+
+import (
+	"fmt"
+	"image/color"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+
+	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/font"
+	"gonum.org/v1/plot/plotter"
+	"gonum.org/v1/plot/text"
+	"gonum.org/v1/plot/vg"
+	"gonum.org/v1/plot/vg/draw"
+	"gonum.org/v1/plot/vg/vgimg"
+	"gonum.org/v1/plot/vg/vgsvg"
+)
+
+// DPI is the resolution of PNG figures.
+const DPI = 150
+
+// Figure is one figure, drawn on demand as PNG or SVG.
+type Figure struct {
+	Name    string // file name without extension
+	Title   string
+	Caption string // what the figure shows, for the report
+	Width   vg.Length
+	Height  vg.Length
+	draw    func(draw.Canvas)
+}
+
+// WritePNG draws the figure as a PNG of Width×Height at dpi.
+func (f *Figure) WritePNG(w io.Writer, dpi int) error {
+	c := vgimg.NewWith(vgimg.UseWH(f.Width, f.Height), vgimg.UseDPI(dpi), vgimg.UseBackgroundColor(color.White))
+	f.draw(draw.New(c))
+	if _, err := (vgimg.PngCanvas{Canvas: c}).WriteTo(w); err != nil {
+		return fmt.Errorf("figure %s: %w", f.Name, err)
+	}
+	return nil
+}
+
+// WriteSVG draws the figure as SVG, fonts embedded.
+func (f *Figure) WriteSVG(w io.Writer) error {
+	c := vgsvg.NewWith(vgsvg.UseWH(f.Width, f.Height), vgsvg.EmbedFonts(true))
+	dc := draw.New(c)
+	dc.SetColor(color.White)
+	dc.Fill(dc.Rectangle.Path())
+	f.draw(dc)
+	if _, err := c.WriteTo(w); err != nil {
+		return fmt.Errorf("figure %s: %w", f.Name, err)
+	}
+	return nil
+}
+
+// Save writes the figure to path, as PNG (at DPI) or SVG after its
+// extension.
+func (f *Figure) Save(path string) (err error) {
+	ext := strings.ToLower(filepath.Ext(path))
+	if ext != ".png" && ext != ".svg" {
+		return fmt.Errorf("figure %s: format %q: want .png or .svg", path, ext)
+	}
+	out, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if cerr := out.Close(); err == nil && cerr != nil {
+			err = fmt.Errorf("write %s: %w", path, cerr)
+		}
+	}()
+	if ext == ".png" {
+		return f.WritePNG(out, DPI)
+	}
+	return f.WriteSVG(out)
+}
+
+// Formats are the figure file formats.
+var Formats = []string{"png", "svg"}
+
+// WritePlots draws every figure of the data into dir in each format ("png",
+// "svg") and returns the files written.
+func WritePlots(d *Data, dir string, formats []string) ([]string, error) {
+	for _, f := range formats {
+		if !slices.Contains(Formats, f) {
+			return nil, fmt.Errorf("plot format %q: want png or svg", f)
+		}
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("plots: %w", err)
+	}
+	var files []string
+	for _, fig := range Figures(d) {
+		for _, f := range formats {
+			p := filepath.Join(dir, fig.Name+"."+f)
+			if err := fig.Save(p); err != nil {
+				return files, err
+			}
+			files = append(files, p)
+		}
+	}
+	return files, nil
+}
+
+// The Okabe-Ito palette (colour-blind safe), most distinct first; black is
+// kept for the baseline.
+var okabeIto = []color.Color{
+	rgb(0x0072B2), // blue
+	rgb(0xE69F00), // orange
+	rgb(0x009E73), // bluish green
+	rgb(0xD55E00), // vermillion
+	rgb(0xCC79A7), // reddish purple
+	rgb(0x56B4E9), // sky blue
+	rgb(0xF0E442), // yellow
+}
+
+var (
+	black = color.Black
+	grey  = rgb(0x999999)
+	light = rgb(0xE5E5E5)
+)
+
+func rgb(v uint32) color.Color {
+	return color.RGBA{R: uint8(v >> 16), G: uint8(v >> 8), B: uint8(v), A: 0xff}
+}
+
+var glyphs = []draw.GlyphDrawer{
+	draw.CircleGlyph{}, draw.SquareGlyph{}, draw.TriangleGlyph{}, draw.PyramidGlyph{},
+	draw.RingGlyph{}, draw.BoxGlyph{}, draw.CrossGlyph{},
+}
+
+var fontsOnce sync.Once
+
+// sans makes gonum/plot's text sans-serif (its default is serif).
+func sans() {
+	fontsOnce.Do(func() {
+		plot.DefaultFont = font.Font{Typeface: "Liberation", Variant: "Sans"}
+		plotter.DefaultFont = plot.DefaultFont
+	})
+}
+
+func textStyle(size vg.Length) text.Style {
+	sans()
+	return text.Style{Color: black, Font: font.From(plot.DefaultFont, size), Handler: plot.DefaultTextHandler}
+}
+
+// gTicks labels the default ticks with %g, without float noise.
+type gTicks struct{ plot.Ticker }
+
+func (t gTicks) Ticks(min, max float64) []plot.Tick {
+	ts := t.Ticker.Ticks(min, max)
+	for i := range ts {
+		if ts[i].Label != "" {
+			ts[i].Label = strconv.FormatFloat(ts[i].Value, 'g', 6, 64)
+		}
+	}
+	return ts
+}
+
+// intTicks puts a labelled tick on every integer of a short range (every
+// 2nd, 5th, ... on longer ones).
+type intTicks struct{}
+
+func (intTicks) Ticks(min, max float64) []plot.Tick {
+	lo, hi := math.Ceil(min), math.Floor(max)
+	step := 1.0
+	for (hi-lo)/step > 12 {
+		switch {
+		case step == 1:
+			step = 2
+		case strings.HasPrefix(strconv.FormatFloat(step, 'g', -1, 64), "2"):
+			step *= 2.5
+		default:
+			step *= 2
+		}
+	}
+	var ts []plot.Tick
+	for v := math.Ceil(lo/step) * step; v <= hi; v += step {
+		ts = append(ts, plot.Tick{Value: v, Label: strconv.FormatFloat(v, 'g', -1, 64)})
+	}
+	return ts
+}
+
+// newPlot is a plot in the house style: sans text, %g ticks, light grid.
+func newPlot(title, x, y string) *plot.Plot {
+	sans()
+	p := plot.New()
+	p.Title.Text = title
+	p.Title.TextStyle = textStyle(11)
+	p.Title.Padding = vg.Points(6)
+	for _, a := range []*plot.Axis{&p.X, &p.Y} {
+		a.Label.TextStyle = textStyle(10)
+		a.Tick.Label = textStyle(9)
+		a.Tick.Marker = gTicks{plot.DefaultTicks{}}
+		a.Padding = vg.Points(3)
+	}
+	p.X.Label.Text, p.Y.Label.Text = x, y
+	g := plotter.NewGrid()
+	g.Vertical.Color, g.Horizontal.Color = light, light
+	g.Vertical.Width, g.Horizontal.Width = vg.Points(0.5), vg.Points(0.5)
+	p.Add(g)
+	return p
+}
+
+func newLegend() plot.Legend {
+	sans()
+	l := plot.NewLegend()
+	l.TextStyle = textStyle(9)
+	l.Top, l.Left = true, true
+	l.Padding = vg.Points(2)
+	l.ThumbnailWidth = vg.Points(18)
+	return l
+}
+
+// frame draws a figure: a title, panels aligned in a grid, and the legend
+// in a column of its own on the right, where it cannot hide data.
+func frame(c draw.Canvas, title string, legend *plot.Legend, panels [][]*plot.Plot) {
+	c.SetColor(color.White)
+	c.Fill(c.Rectangle.Path())
+	pad := vg.Points(8)
+	area := c
+	area.Min.X += pad / 2
+	area.Max.Y -= pad / 2
+	if title != "" {
+		sty := textStyle(12)
+		sty.XAlign, sty.YAlign = draw.XCenter, draw.YTop
+		c.FillText(sty, vg.Point{X: (c.Min.X + c.Max.X) / 2, Y: area.Max.Y}, title)
+		area.Max.Y -= sty.Rectangle(title).Size().Y + pad
+	}
+	if legend != nil {
+		r := legend.Rectangle(area)
+		w := r.Max.X - r.Min.X
+		lc := area
+		lc.Min.X = area.Max.X - w - pad
+		lc.Max.Y -= pad
+		legend.Draw(lc)
+		area.Max.X = lc.Min.X - pad
+	} else {
+		area.Max.X -= pad
+	}
+	rows, cols := len(panels), 0
+	for _, r := range panels {
+		cols = max(cols, len(r))
+	}
+	if rows == 0 || cols == 0 {
+		return
+	}
+	grid := make([][]*plot.Plot, rows)
+	for i := range grid {
+		grid[i] = make([]*plot.Plot, cols)
+		copy(grid[i], panels[i])
+	}
+	tiles := draw.Tiles{Rows: rows, Cols: cols, PadX: vg.Points(14), PadY: vg.Points(10), PadBottom: vg.Points(2)}
+	cs := plot.Align(grid, tiles, area)
+	for i := range grid {
+		for j, p := range grid[i] {
+			if p != nil {
+				p.Draw(cs[i][j])
+			}
+		}
+	}
+}
+
+// palette assigns each configuration a colour and a glyph, in the order
+// of the summaries; baselines are black.
+type palette map[string]int
+
+func newPalette(byConfig []*Summary) palette {
+	p := palette{}
+	i := 0
+	for _, s := range byConfig {
+		if _, ok := p[s.Config]; ok {
+			continue
+		}
+		if s.Baseline {
+			p[s.Config] = -1
+			continue
+		}
+		p[s.Config] = i
+		i++
+	}
+	return p
+}
+
+func (p palette) color(config string) color.Color {
+	i, ok := p[config]
+	if !ok || i < 0 {
+		return black
+	}
+	return okabeIto[i%len(okabeIto)]
+}
+
+func (p palette) glyph(config string) draw.GlyphStyle {
+	i := max(p[config], 0)
+	return draw.GlyphStyle{Color: p.color(config), Radius: vg.Points(3.2), Shape: glyphs[i%len(glyphs)]}
+}
+
+func (p palette) line(config string, dashed bool) draw.LineStyle {
+	ls := draw.LineStyle{Color: p.color(config), Width: vg.Points(1.4)}
+	if dashed {
+		ls.Dashes = []vg.Length{vg.Points(5), vg.Points(3)}
+	}
+	return ls
+}
+
+// errXY are points with asymmetric vertical errors.
+type errXY struct {
+	xy     plotter.XYs
+	lo, hi []float64 // distances below and above
+}
+
+func (e *errXY) Len() int                        { return len(e.xy) }
+func (e *errXY) XY(i int) (float64, float64)     { return e.xy[i].X, e.xy[i].Y }
+func (e *errXY) YError(i int) (float64, float64) { return e.lo[i], e.hi[i] }
+
+func (e *errXY) add(x float64, iv Interval) {
+	y := float64(iv.Mean)
+	lo, hi := 0.0, 0.0
+	if iv.Lo.OK() && iv.Hi.OK() {
+		lo, hi = y-float64(iv.Lo), float64(iv.Hi)-y
+	}
+	e.xy = append(e.xy, plotter.XY{X: x, Y: y})
+	e.lo = append(e.lo, lo)
+	e.hi = append(e.hi, hi)
+}
+
+// hline is a horizontal reference line across the x range of the plot.
+type hline struct {
+	y  float64
+	ls draw.LineStyle
+}
+
+func (h hline) Plot(c draw.Canvas, p *plot.Plot) {
+	_, trY := p.Transforms(&c)
+	y := trY(h.y)
+	c.StrokeLine2(h.ls, c.Min.X, y, c.Max.X, y)
+}
+
+func (h hline) DataRange() (xmin, xmax, ymin, ymax float64) {
+	return math.Inf(1), math.Inf(-1), h.y, h.y
+}
+
+func (h hline) Thumbnail(c *draw.Canvas) {
+	y := (c.Min.Y + c.Max.Y) / 2
+	c.StrokeLine2(h.ls, c.Min.X, y, c.Max.X, y)
+}
+
+// headroom widens an axis by a fraction of its range on the side(s) asked.
+func headroom(a *plot.Axis, below, above float64) {
+	r := a.Max - a.Min
+	if r <= 0 || math.IsInf(r, 0) || math.IsNaN(r) {
+		r = math.Max(math.Abs(a.Max), 1)
+	}
+	a.Min -= below * r
+	a.Max += above * r
+}
+
+// Figures are the figures the data supports, in the report's order.
+func Figures(d *Data) []*Figure {
+	sans()
+	byConfig := Summarize(d, []Dim{ByConfig})
+	byCT := Summarize(d, []Dim{ByConfig, ByTask})
+	pal := newPalette(byConfig)
+	return []*Figure{
+		acceptanceVsSpeed(byConfig, byCT, pal),
+		positionAcceptance(byConfig, pal),
+		acceptedLengths(byConfig, pal),
+		acceptanceAlong(byConfig, pal),
+		speedupVsDraftLength(byConfig, byCT, pal),
+		emptyReasons(byConfig, pal),
+	}
+}
+
+func drafting(byConfig []*Summary) []*Summary {
+	var out []*Summary
+	for _, s := range byConfig {
+		if !s.Baseline && s.Drafted > 0 {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func acceptanceVsSpeed(byConfig, byCT []*Summary, pal palette) *Figure {
+	f := &Figure{Name: "acceptance-vs-speed", Title: "Acceptance and speed",
+		Caption: "One point per (configuration, task): acceptance rate (accepted / drafted) against generation speed, " +
+			"error bars the 95% interval across repeats; the dashed line is the baseline's speed (mean over tasks). " +
+			"Cells that drafted nothing have no acceptance rate and are not shown.",
+		Width: 7.5 * vg.Inch, Height: 4.5 * vg.Inch}
+	p := newPlot("", "acceptance rate (%)", "generation speed (tokens/s)")
+	leg := newLegend()
+	var base []float64
+	for _, s := range byCT {
+		if s.Baseline && s.TPS.Mean.OK() {
+			base = append(base, float64(s.TPS.Mean))
+		}
+	}
+	ymax := 0.0
+	for _, cfg := range byConfig {
+		if cfg.Baseline {
+			continue
+		}
+		pts := &errXY{}
+		for _, s := range byCT {
+			if s.Config == cfg.Config && s.AcceptanceRate.OK() && s.TPS.Mean.OK() {
+				pts.add(100*float64(s.AcceptanceRate), s.TPS)
+				ymax = max(ymax, float64(s.TPS.Mean)+pts.hi[len(pts.hi)-1])
+			}
+		}
+		if pts.Len() == 0 {
+			continue
+		}
+		sc, _ := plotter.NewScatter(pts)
+		sc.GlyphStyle = pal.glyph(cfg.Config)
+		eb, _ := plotter.NewYErrorBars(pts)
+		eb.LineStyle = draw.LineStyle{Color: pal.color(cfg.Config), Width: vg.Points(0.8)}
+		eb.CapWidth = vg.Points(4)
+		p.Add(eb, sc)
+		leg.Add(cfg.Config, sc)
+	}
+	if len(base) > 0 {
+		m := mean(base)
+		ymax = max(ymax, m)
+		h := hline{y: m, ls: draw.LineStyle{Color: black, Width: vg.Points(1), Dashes: []vg.Length{vg.Points(6), vg.Points(3)}}}
+		p.Add(h)
+		leg.Add(fmt.Sprintf("baseline %.3g tok/s", m), h)
+	}
+	p.X.Min, p.X.Max = 0, 100
+	p.Y.Min, p.Y.Max = 0, math.Max(ymax*1.08, 1)
+	f.draw = func(c draw.Canvas) { frame(c, f.Title, &leg, [][]*plot.Plot{{p}}) }
+	return f
+}
+
+// maxPositions is the most draft positions the position plots show.
+const maxPositions = 16
+
+func positionAcceptance(byConfig []*Summary, pal palette) *Figure {
+	f := &Figure{Name: "acceptance-by-position", Title: "Acceptance by draft position",
+		Caption: "Left, unconditional (vLLM): the share of drafting steps that accepted at least i tokens. " +
+			"Right, conditional: among steps that drafted position i and accepted the positions before it, the share that accepted position i.",
+		Width: 8 * vg.Inch, Height: 3.8 * vg.Inch}
+	pu := newPlot("unconditional", "draft position", "acceptance (%)")
+	pc := newPlot("conditional", "draft position", "acceptance (%)")
+	leg := newLegend()
+	maxPos := 1
+	for _, s := range drafting(byConfig) {
+		for i, panel := range []struct {
+			p    *plot.Plot
+			vals []Num
+		}{{pu, s.PosUncond}, {pc, s.PosCond}} {
+			var xy plotter.XYs
+			for pos, v := range panel.vals[:min(len(panel.vals), maxPositions)] {
+				if v.OK() {
+					xy = append(xy, plotter.XY{X: float64(pos + 1), Y: 100 * float64(v)})
+				}
+			}
+			if len(xy) == 0 {
+				continue
+			}
+			maxPos = max(maxPos, int(xy[len(xy)-1].X))
+			l, sc, _ := plotter.NewLinePoints(xy)
+			l.LineStyle = pal.line(s.Config, false)
+			sc.GlyphStyle = pal.glyph(s.Config)
+			panel.p.Add(l, sc)
+			if i == 0 {
+				leg.Add(s.Config, l, sc)
+			}
+		}
+	}
+	for _, p := range []*plot.Plot{pu, pc} {
+		p.X.Min, p.X.Max = 0.5, float64(maxPos)+0.5
+		p.X.Tick.Marker = intTicks{}
+		p.Y.Min, p.Y.Max = 0, 104
+	}
+	f.draw = func(c draw.Canvas) { frame(c, f.Title, &leg, [][]*plot.Plot{{pu, pc}}) }
+	return f
+}
+
+func acceptedLengths(byConfig []*Summary, pal palette) *Figure {
+	cfgs := drafting(byConfig)
+	cols := min(3, max(1, len(cfgs)))
+	rows := max(1, (len(cfgs)+cols-1)/cols)
+	f := &Figure{Name: "accepted-length", Title: "Accepted draft length",
+		Caption: "For each configuration, the share of drafting steps that accepted j tokens; the bars of each draft length k are stacked " +
+			"(darker: longer drafts), so that the histogram of j by k survives variable draft lengths.",
+		Width: 8 * vg.Inch, Height: vg.Length(1+2.6*float64(rows)) * vg.Inch}
+	var panels [][]*plot.Plot
+	shades := []float64{1, 0.75, 0.55, 0.4}
+	for n, s := range cfgs {
+		if n%cols == 0 {
+			panels = append(panels, nil)
+		}
+		p := newPlot(s.Config, "accepted tokens j", "share of drafting steps (%)")
+		maxJ, maxK := 0, 0
+		for k := 1; k < len(s.AcceptHist); k++ {
+			for j, c := range s.AcceptHist[k] {
+				if c > 0 {
+					maxJ, maxK = max(maxJ, j), max(maxK, k)
+				}
+			}
+		}
+		// group the draft lengths in at most 4 bands, stacked
+		bands := bandsOf(maxK)
+		var below *plotter.BarChart
+		for b, band := range bands {
+			vals := make(plotter.Values, maxJ+1)
+			for k := band[0]; k <= band[1] && k < len(s.AcceptHist); k++ {
+				for j, c := range s.AcceptHist[k] {
+					vals[j] += 100 * float64(c) / float64(s.DraftSteps)
+				}
+			}
+			bc, err := plotter.NewBarChart(vals, barWidth(maxJ+1, 2.4*vg.Inch))
+			if err != nil {
+				continue
+			}
+			bc.Color = shade(pal.color(s.Config), shades[len(bands)-1-b])
+			bc.LineStyle.Width = 0
+			if below != nil {
+				bc.StackOn(below)
+			}
+			below = bc
+			p.Add(bc)
+		}
+		// label the bands of this panel in its title
+		if len(bands) > 1 {
+			var names []string
+			for _, band := range bands {
+				names = append(names, bandName(band))
+			}
+			p.Title.Text = fmt.Sprintf("%s (k %s)", s.Config, strings.Join(names, ", "))
+		}
+		p.X.Tick.Marker = intTicks{}
+		p.X.Min, p.X.Max = -0.6, float64(maxJ)+0.6
+		p.Y.Min = 0
+		headroom(&p.Y, 0, 0.06)
+		panels[len(panels)-1] = append(panels[len(panels)-1], p)
+	}
+	if len(cfgs) == 0 {
+		panels = [][]*plot.Plot{{emptyPlot("no configuration drafted anything")}}
+	}
+	f.draw = func(c draw.Canvas) { frame(c, f.Title, nil, panels) }
+	return f
+}
+
+// bandsOf splits draft lengths 1..maxK into at most 4 bands.
+func bandsOf(maxK int) [][2]int {
+	if maxK <= 4 {
+		var out [][2]int
+		for k := 1; k <= maxK; k++ {
+			out = append(out, [2]int{k, k})
+		}
+		return out
+	}
+	w := (maxK + 3) / 4
+	var out [][2]int
+	for lo := 1; lo <= maxK; lo += w {
+		out = append(out, [2]int{lo, min(lo+w-1, maxK)})
+	}
+	return out
+}
+
+func bandName(b [2]int) string {
+	if b[0] == b[1] {
+		return strconv.Itoa(b[0])
+	}
+	return fmt.Sprintf("%d–%d", b[0], b[1])
+}
+
+// shade mixes c with white: f = 1 is c itself, smaller is lighter.
+func shade(c color.Color, f float64) color.Color {
+	r, g, b, _ := c.RGBA()
+	mix := func(v uint32) uint8 { return uint8(float64(v>>8)*f + 255*(1-f)) }
+	return color.RGBA{R: mix(r), G: mix(g), B: mix(b), A: 0xff}
+}
+
+func barWidth(n int, panel vg.Length) vg.Length {
+	return vg.Length(math.Max(2, math.Min(28, float64(panel)/float64(n+1)*0.8)))
+}
+
+func emptyPlot(msg string) *plot.Plot {
+	p := newPlot(msg, "", "")
+	p.HideAxes()
+	return p
+}
+
+// RollingWindow is the width, in tokens of context, of the window of the
+// acceptance-along-the-generation plot.
+const RollingWindow = 8 * PosBinWidth
+
+func acceptanceAlong(byConfig []*Summary, pal palette) *Figure {
+	f := &Figure{Name: "acceptance-along-generation", Title: "Acceptance along the generation",
+		Caption: fmt.Sprintf("Acceptance rate (accepted / drafted) over a rolling window of %d tokens of context position "+
+			"(prompt included), all tasks and repeats of a configuration together.", RollingWindow),
+		Width: 7.5 * vg.Inch, Height: 4 * vg.Inch}
+	p := newPlot("", "context position (tokens)", "acceptance rate (%)")
+	leg := newLegend()
+	half := RollingWindow / PosBinWidth / 2
+	xmax := 0.0
+	for _, s := range drafting(byConfig) {
+		bins := s.S.Pos
+		var xy plotter.XYs
+		for b := range bins {
+			var dr, ac int64
+			for w := max(0, b-half); w < min(len(bins), b+half); w++ {
+				dr += bins[w].Drafted
+				ac += bins[w].Accepted
+			}
+			if dr == 0 || bins[b].Steps == 0 {
+				continue
+			}
+			xy = append(xy, plotter.XY{X: float64(b*PosBinWidth + PosBinWidth/2), Y: 100 * float64(ac) / float64(dr)})
+		}
+		if len(xy) == 0 {
+			continue
+		}
+		xmax = max(xmax, xy[len(xy)-1].X)
+		l, _ := plotter.NewLine(xy)
+		l.LineStyle = pal.line(s.Config, false)
+		p.Add(l)
+		leg.Add(s.Config, l)
+	}
+	p.X.Min, p.X.Max = 0, math.Max(xmax, 1)
+	p.Y.Min, p.Y.Max = 0, 104
+	f.draw = func(c draw.Canvas) { frame(c, f.Title, &leg, [][]*plot.Plot{{p}}) }
+	return f
+}
+
+func speedupVsDraftLength(byConfig, byCT []*Summary, pal palette) *Figure {
+	f := &Figure{Name: "speedup-vs-draft-length", Title: "Speedup and draft length",
+		Caption: "Measured speedup over the baseline against the mean draft length of the drafting steps, one point per " +
+			"(configuration, task), error bars the 95% interval across repeats. Dashed: Leviathan et al.'s " +
+			"S(γ) = (1 − α^(γ+1)) / ((1 − α)(γc + 1)) with the configuration's measured α and draft cost c. " +
+			"Steps with an empty draft pull measured points below the curve.",
+		Width: 7.5 * vg.Inch, Height: 4.5 * vg.Inch}
+	p := newPlot("", "mean draft length γ (tokens)", "speedup over baseline (×)")
+	leg := newLegend()
+	xmax, ymax := 1.0, 1.0
+	for _, cfg := range drafting(byConfig) {
+		pts := &errXY{}
+		for _, s := range byCT {
+			if s.Config == cfg.Config && s.Gamma.OK() && s.Speedup.Mean.OK() {
+				pts.add(float64(s.Gamma), s.Speedup)
+				xmax = max(xmax, float64(s.Gamma))
+				ymax = max(ymax, float64(s.Speedup.Mean)+pts.hi[len(pts.hi)-1])
+			}
+		}
+		if pts.Len() > 0 {
+			sc, _ := plotter.NewScatter(pts)
+			sc.GlyphStyle = pal.glyph(cfg.Config)
+			eb, _ := plotter.NewYErrorBars(pts)
+			eb.LineStyle = draw.LineStyle{Color: pal.color(cfg.Config), Width: vg.Points(0.8)}
+			eb.CapWidth = vg.Points(4)
+			p.Add(eb, sc)
+			leg.Add(cfg.Config, sc)
+		}
+	}
+	xmax = math.Ceil(xmax * 1.1)
+	for _, cfg := range drafting(byConfig) {
+		a, c := float64(cfg.Alpha), float64(cfg.CostRatio)
+		if !cfg.Alpha.OK() || !cfg.CostRatio.OK() {
+			continue
+		}
+		var xy plotter.XYs
+		for i := 0; i <= 200; i++ {
+			g := xmax * float64(i) / 200
+			xy = append(xy, plotter.XY{X: g, Y: Leviathan(a, g, c)})
+		}
+		for _, v := range xy {
+			ymax = max(ymax, v.Y)
+		}
+		l, _ := plotter.NewLine(xy)
+		l.LineStyle = pal.line(cfg.Config, true)
+		p.Add(l)
+		leg.Add(fmt.Sprintf("theory α=%.2f c=%.2g", a, c), l)
+	}
+	one := hline{y: 1, ls: draw.LineStyle{Color: grey, Width: vg.Points(1)}}
+	p.Add(one)
+	leg.Add("no speedup", one)
+	p.X.Min, p.X.Max = 0, xmax
+	p.Y.Min, p.Y.Max = 0, ymax*1.08
+	f.draw = func(c draw.Canvas) { frame(c, f.Title, &leg, [][]*plot.Plot{{p}}) }
+	return f
+}
+
+// reasonOrder is the order of the empty-draft reasons in plots and tables.
+var reasonOrder = []string{"no-history", "no-match", "below-p-min", "below-n-min", "no-room",
+	"vocab-refused", "target-cannot-rollback", "disabled", "unknown"}
+
+func sortedReasons(m map[string]int64) []string {
+	var out []string
+	for _, r := range reasonOrder {
+		if m[r] > 0 {
+			out = append(out, r)
+		}
+	}
+	for _, r := range sortedKeys(m) {
+		if m[r] > 0 && !slices.Contains(reasonOrder, r) {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+func emptyReasons(byConfig []*Summary, pal palette) *Figure {
+	var cfgs []*Summary
+	for _, s := range byConfig {
+		if !s.Baseline && s.Steps > 0 {
+			cfgs = append(cfgs, s)
+		}
+	}
+	f := &Figure{Name: "empty-drafts", Title: "Drafts by outcome",
+		Caption: "Share of each configuration's verify steps that had a draft, and of those with an empty draft, why.",
+		Width:   7.5 * vg.Inch, Height: vg.Length(1.6+0.45*float64(max(len(cfgs), 1))) * vg.Inch}
+	p := newPlot("", "share of verify steps (%)", "")
+	leg := newLegend()
+	all := map[string]int64{}
+	for _, s := range cfgs {
+		for r, n := range s.Empty {
+			all[r] += n
+		}
+	}
+	cats := append([]string{"drafted"}, sortedReasons(all)...)
+	colors := map[string]color.Color{"drafted": rgb(0x009E73), "no-history": rgb(0xE69F00), "no-match": rgb(0x56B4E9),
+		"below-p-min": rgb(0xCC79A7), "below-n-min": rgb(0xF0E442), "no-room": grey, "vocab-refused": rgb(0xD55E00),
+		"target-cannot-rollback": rgb(0x0072B2), "disabled": rgb(0x666666), "unknown": rgb(0xBBBBBB)}
+	var below *plotter.BarChart
+	var names []string
+	for i := len(cfgs) - 1; i >= 0; i-- { // first configuration on top
+		names = append(names, cfgs[i].Config)
+	}
+	for _, cat := range cats {
+		vals := make(plotter.Values, len(names))
+		for i := range names {
+			s := cfgs[len(cfgs)-1-i]
+			n := s.DraftSteps
+			if cat != "drafted" {
+				n = s.Empty[cat]
+			}
+			vals[i] = 100 * float64(n) / float64(s.Steps)
+		}
+		bc, err := plotter.NewBarChart(vals, vg.Points(16))
+		if err != nil {
+			continue
+		}
+		bc.Horizontal = true
+		col, ok := colors[cat]
+		if !ok {
+			col = black
+		}
+		bc.Color = col
+		bc.LineStyle.Width = 0
+		if below != nil {
+			bc.StackOn(below)
+		}
+		below = bc
+		p.Add(bc)
+		leg.Add(cat, bc)
+	}
+	if len(names) > 0 {
+		p.NominalY(names...)
+		p.Y.Tick.Label = textStyle(9)
+	}
+	p.X.Min, p.X.Max = 0, 100
+	f.draw = func(c draw.Canvas) { frame(c, f.Title, &leg, [][]*plot.Plot{{p}}) }
+	return f
+}
