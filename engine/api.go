@@ -43,6 +43,7 @@ type api struct {
 	llamaModelIsRecurrent func(m uintptr) bool
 	llamaModelIsHybrid    func(m uintptr) bool
 	llamaModelChatTmpl    func(m uintptr, name *byte) string
+	llamaChatApply        func(tmpl *byte, chat unsafe.Pointer, n uint64, addAss bool, buf unsafe.Pointer, length int32) int32
 	llamaModelMetaValStr  func(m uintptr, key string, buf *byte, n uint64) int32
 	llamaModelMetaCount   func(m uintptr) int32
 	llamaModelMetaKeyIdx  func(m uintptr, i int32, buf *byte, n uint64) int32
@@ -137,6 +138,7 @@ func bindAPI(h uintptr, a *api) error {
 		{&a.llamaModelIsRecurrent, "llama_model_is_recurrent"},
 		{&a.llamaModelIsHybrid, "llama_model_is_hybrid"},
 		{&a.llamaModelChatTmpl, "llama_model_chat_template"},
+		{&a.llamaChatApply, "llama_chat_apply_template"},
 		{&a.llamaModelMetaValStr, "llama_model_meta_val_str"},
 		{&a.llamaModelMetaCount, "llama_model_meta_count"},
 		{&a.llamaModelMetaKeyIdx, "llama_model_meta_key_by_index"},

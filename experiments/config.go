@@ -32,6 +32,7 @@ type Experiment struct {
 	Repeats       int             `yaml:"repeats" json:"repeats"`
 	Seed          uint64          `yaml:"seed" json:"seed"`
 	NPredictScale float64         `yaml:"n_predict_scale,omitempty" json:"n_predict_scale,omitempty"` // multiplies every task's cap (quick runs)
+	Chat          bool            `yaml:"chat,omitempty" json:"chat,omitempty"`                       // wrap each prompt as a user message in the target's chat template
 	Sampling      Sampling        `yaml:"sampling" json:"sampling"`
 	Context       Context         `yaml:"context" json:"context"`
 	Configs       []Configuration `yaml:"configs" json:"configs"`

@@ -403,7 +403,14 @@ func (e *env) cell(ctx context.Context, w *runlog.Writer, runID, shard string, c
 	if err != nil {
 		return runlog.RunRow{}, err
 	}
-	prompt, err := e.target.Tokenize(c.Task.Prompt, true, false)
+	text, special := c.Task.Prompt, false
+	if x.Chat {
+		if text, err = e.target.ApplyChatTemplate([]engine.ChatMessage{{Role: "user", Content: text}}, true); err != nil {
+			return runlog.RunRow{}, err
+		}
+		special = true
+	}
+	prompt, err := e.target.Tokenize(text, true, special)
 	if err != nil {
 		return runlog.RunRow{}, err
 	}

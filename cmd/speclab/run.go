@@ -68,6 +68,8 @@ func runCommand() *cli.Command {
 	flags = append(flags,
 		&cli.StringFlag{Name: "prompt", Aliases: []string{"p"}, Usage: "prompt text"},
 		&cli.StringFlag{Name: "prompt-file", Aliases: []string{"f"}, Usage: "read the prompt from a file"},
+		&cli.BoolFlag{Name: "chat", Usage: "wrap the prompt as a user message in the target's chat template (the draft sees the same tokens)"},
+		&cli.StringFlag{Name: "system", Usage: "system message for --chat"},
 		&cli.BoolFlag{Name: "check-lossless", Usage: "also decode without speculation and fail if the outputs differ (greedy only)"},
 		&cli.BoolFlag{Name: "json", Usage: "print the result and statistics as JSON"},
 	)
@@ -316,7 +318,18 @@ func doRun(c *cli.Context) error {
 		return err
 	}
 	defer s.Close()
-	prompt, err := s.target.Tokenize(text, true, false)
+	parseSpecial := false
+	if c.Bool("chat") {
+		var msgs []engine.ChatMessage
+		if sys := c.String("system"); sys != "" {
+			msgs = append(msgs, engine.ChatMessage{Role: "system", Content: sys})
+		}
+		if text, err = s.target.ApplyChatTemplate(append(msgs, engine.ChatMessage{Role: "user", Content: text}), true); err != nil {
+			return err
+		}
+		parseSpecial = true // the template's markers are special tokens
+	}
+	prompt, err := s.target.Tokenize(text, true, parseSpecial)
 	if err != nil {
 		return err
 	}
