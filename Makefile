@@ -18,12 +18,11 @@ build:
 setup: build
 	$(BIN) setup
 
-# The main job. For now: check the runtime, make the test models and inspect them.
+# The main job: check the runtime, then reproduce the seed study on the default
+# models, with its diagnosis; the run folder is named at the end.
 demo: setup
 	$(BIN) doctor
-	$(BIN) models synth --out $(OUT)/models
-	$(BIN) inspect $(OUT)/models/target.gguf
-	$(BIN) inspect $(OUT)/models/recurrent.gguf
+	$(BIN) reproduce --out $(OUT)/reproduce-$$(date +%Y%m%d-%H%M%S)
 
 # Every test, against the real libllama (a missing library fails, never skips),
 # then a short run of the GGUF reader's fuzzer.
