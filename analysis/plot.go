@@ -1,6 +1,7 @@
 package analysis
 
 import (
+	"bytes"
 	"fmt"
 	"image/color"
 	"io"
@@ -45,14 +46,22 @@ func (f *Figure) WritePNG(w io.Writer, dpi int) error {
 	return nil
 }
 
-// WriteSVG draws the figure as SVG, fonts embedded.
+// WriteSVG draws the figure as SVG, its text as text in Liberation Sans
+// (falling back on Arial, Helvetica or any sans-serif font).
 func (f *Figure) WriteSVG(w io.Writer) error {
-	c := vgsvg.NewWith(vgsvg.UseWH(f.Width, f.Height), vgsvg.EmbedFonts(true))
+	c := vgsvg.NewWith(vgsvg.UseWH(f.Width, f.Height))
 	dc := draw.New(c)
 	dc.SetColor(color.White)
 	dc.Fill(dc.Rectangle.Path())
 	f.draw(dc)
-	if _, err := c.WriteTo(w); err != nil {
+	var b bytes.Buffer
+	if _, err := c.WriteTo(&b); err != nil {
+		return fmt.Errorf("figure %s: %w", f.Name, err)
+	}
+	// text stays text; Arial and Helvetica have Liberation Sans's metrics
+	svg := bytes.ReplaceAll(b.Bytes(), []byte("font-family:Liberation Sans;"),
+		[]byte("font-family:'Liberation Sans',Arial,Helvetica,sans-serif;"))
+	if _, err := w.Write(svg); err != nil {
 		return fmt.Errorf("figure %s: %w", f.Name, err)
 	}
 	return nil
@@ -149,15 +158,38 @@ func textStyle(size vg.Length) text.Style {
 	return text.Style{Color: black, Font: font.From(plot.DefaultFont, size), Handler: plot.DefaultTextHandler}
 }
 
-// gTicks labels the default ticks with %g, without float noise.
-type gTicks struct{ plot.Ticker }
+// niceTicks labels about six ticks at 1, 2, 2.5 or 5 times a power of ten,
+// with %g labels free of float noise, and puts unlabelled ticks between.
+type niceTicks struct{}
 
-func (t gTicks) Ticks(min, max float64) []plot.Tick {
-	ts := t.Ticker.Ticks(min, max)
-	for i := range ts {
-		if ts[i].Label != "" {
-			ts[i].Label = strconv.FormatFloat(ts[i].Value, 'g', 6, 64)
+func (niceTicks) Ticks(min, max float64) []plot.Tick {
+	if !(max > min) || math.IsInf(max-min, 0) {
+		return plot.DefaultTicks{}.Ticks(min, max)
+	}
+	raw := (max - min) / 6
+	mag := math.Pow(10, math.Floor(math.Log10(raw)))
+	step := 10 * mag
+	for _, m := range []float64{1, 2, 2.5, 5} {
+		if m*mag >= raw {
+			step = m * mag
+			break
 		}
+	}
+	minor := step / 2
+	if step/mag == 2.5 {
+		minor = step / 5
+	}
+	var ts []plot.Tick
+	for i := math.Ceil(min / minor); i*minor <= max*(1+1e-12); i++ {
+		v := i * minor
+		if math.Abs(v) < minor*1e-9 {
+			v = 0
+		}
+		t := plot.Tick{Value: v}
+		if r := math.Abs(math.Remainder(v, step)); r < minor*1e-6 {
+			t.Label = strconv.FormatFloat(v, 'g', 6, 64)
+		}
+		ts = append(ts, t)
 	}
 	return ts
 }
@@ -181,6 +213,9 @@ func (intTicks) Ticks(min, max float64) []plot.Tick {
 	}
 	var ts []plot.Tick
 	for v := math.Ceil(lo/step) * step; v <= hi; v += step {
+		if v == 0 {
+			v = 0 // not -0
+		}
 		ts = append(ts, plot.Tick{Value: v, Label: strconv.FormatFloat(v, 'g', -1, 64)})
 	}
 	return ts
@@ -191,12 +226,12 @@ func newPlot(title, x, y string) *plot.Plot {
 	sans()
 	p := plot.New()
 	p.Title.Text = title
-	p.Title.TextStyle = textStyle(11)
+	p.Title.TextStyle.Font.Size = vg.Points(11)
 	p.Title.Padding = vg.Points(6)
 	for _, a := range []*plot.Axis{&p.X, &p.Y} {
-		a.Label.TextStyle = textStyle(10)
-		a.Tick.Label = textStyle(9)
-		a.Tick.Marker = gTicks{plot.DefaultTicks{}}
+		a.Label.TextStyle.Font.Size = vg.Points(10)
+		a.Tick.Label.Font.Size = vg.Points(9)
+		a.Tick.Marker = niceTicks{}
 		a.Padding = vg.Points(3)
 	}
 	p.X.Label.Text, p.Y.Label.Text = x, y
@@ -442,20 +477,23 @@ const maxPositions = 16
 func positionAcceptance(byConfig []*Summary, pal palette) *Figure {
 	f := &Figure{Name: "acceptance-by-position", Title: "Acceptance by draft position",
 		Caption: "Left, unconditional (vLLM): the share of drafting steps that accepted at least i tokens. " +
-			"Right, conditional: among steps that drafted position i and accepted the positions before it, the share that accepted position i.",
+			"Right, conditional: among steps that drafted position i and accepted the positions before it, the share that accepted position i. " +
+			"Positions behind fewer than 10 steps are left out.",
 		Width: 8 * vg.Inch, Height: 3.8 * vg.Inch}
 	pu := newPlot("unconditional", "draft position", "acceptance (%)")
 	pc := newPlot("conditional", "draft position", "acceptance (%)")
 	leg := newLegend()
 	maxPos := 1
 	for _, s := range drafting(byConfig) {
+		drafted, reached := positionSupport(s.AcceptHist)
 		for i, panel := range []struct {
-			p    *plot.Plot
-			vals []Num
-		}{{pu, s.PosUncond}, {pc, s.PosCond}} {
+			p       *plot.Plot
+			vals    []Num
+			support []int64
+		}{{pu, s.PosUncond, drafted}, {pc, s.PosCond, reached}} {
 			var xy plotter.XYs
 			for pos, v := range panel.vals[:min(len(panel.vals), maxPositions)] {
-				if v.OK() {
+				if v.OK() && panel.support[pos] >= minSupport {
 					xy = append(xy, plotter.XY{X: float64(pos + 1), Y: 100 * float64(v)})
 				}
 			}
@@ -481,14 +519,38 @@ func positionAcceptance(byConfig []*Summary, pal palette) *Figure {
 	return f
 }
 
+// minSupport is the fewest steps behind a point of a position plot.
+const minSupport = 10
+
+// positionSupport counts, for each draft position i, the steps that drafted
+// it (k > i) and those that drafted it with every earlier position
+// accepted (k > i, j ≥ i).
+func positionSupport(byK [][]int64) (drafted, reached []int64) {
+	for k, row := range byK {
+		for j, n := range row {
+			for i := range k {
+				for len(drafted) <= i {
+					drafted = append(drafted, 0)
+					reached = append(reached, 0)
+				}
+				drafted[i] += n
+				if j >= i {
+					reached[i] += n
+				}
+			}
+		}
+	}
+	return drafted, reached
+}
+
 func acceptedLengths(byConfig []*Summary, pal palette) *Figure {
 	cfgs := drafting(byConfig)
-	cols := min(3, max(1, len(cfgs)))
+	cols := min(3, max(1, int(math.Ceil(math.Sqrt(float64(len(cfgs)))))))
 	rows := max(1, (len(cfgs)+cols-1)/cols)
 	f := &Figure{Name: "accepted-length", Title: "Accepted draft length",
 		Caption: "For each configuration, the share of drafting steps that accepted j tokens; the bars of each draft length k are stacked " +
 			"(darker: longer drafts), so that the histogram of j by k survives variable draft lengths.",
-		Width: 8 * vg.Inch, Height: vg.Length(1+2.6*float64(rows)) * vg.Inch}
+		Width: 8 * vg.Inch, Height: vg.Length(0.6+2.9*float64(rows)) * vg.Inch}
 	var panels [][]*plot.Plot
 	shades := []float64{1, 0.75, 0.55, 0.4}
 	for n, s := range cfgs {
@@ -526,13 +588,10 @@ func acceptedLengths(byConfig []*Summary, pal palette) *Figure {
 			below = bc
 			p.Add(bc)
 		}
-		// label the bands of this panel in its title
+		// name the bands under the axis
 		if len(bands) > 1 {
-			var names []string
-			for _, band := range bands {
-				names = append(names, bandName(band))
-			}
-			p.Title.Text = fmt.Sprintf("%s (k %s)", s.Config, strings.Join(names, ", "))
+			p.X.Label.Text += fmt.Sprintf("\nshade: draft length k = %s (light) to %s (dark)",
+				bandName(bands[0]), bandName(bands[len(bands)-1]))
 		}
 		p.X.Tick.Marker = intTicks{}
 		p.X.Min, p.X.Max = -0.6, float64(maxJ)+0.6
@@ -594,26 +653,29 @@ const RollingWindow = 8 * PosBinWidth
 
 func acceptanceAlong(byConfig []*Summary, pal palette) *Figure {
 	f := &Figure{Name: "acceptance-along-generation", Title: "Acceptance along the generation",
-		Caption: fmt.Sprintf("Acceptance rate (accepted / drafted) over a rolling window of %d tokens of context position "+
-			"(prompt included), all tasks and repeats of a configuration together.", RollingWindow),
+		Caption: fmt.Sprintf("Acceptance rate (accepted / drafted) of the steps in the %d tokens of context before each position "+
+			"(prompt included), all tasks and repeats of a configuration together; windows with fewer than %d drafted tokens are left out.",
+			RollingWindow, minSupport),
 		Width: 7.5 * vg.Inch, Height: 4 * vg.Inch}
 	p := newPlot("", "context position (tokens)", "acceptance rate (%)")
 	leg := newLegend()
-	half := RollingWindow / PosBinWidth / 2
+	width := RollingWindow / PosBinWidth
 	xmax := 0.0
 	for _, s := range drafting(byConfig) {
 		bins := s.S.Pos
 		var xy plotter.XYs
+		var dr, ac int64 // over the window ending at bin b
 		for b := range bins {
-			var dr, ac int64
-			for w := max(0, b-half); w < min(len(bins), b+half); w++ {
-				dr += bins[w].Drafted
-				ac += bins[w].Accepted
+			dr += bins[b].Drafted
+			ac += bins[b].Accepted
+			if b >= width {
+				dr -= bins[b-width].Drafted
+				ac -= bins[b-width].Accepted
 			}
-			if dr == 0 || bins[b].Steps == 0 {
+			if dr < minSupport || bins[b].Drafted == 0 && b > 0 && bins[b-1].Drafted == 0 {
 				continue
 			}
-			xy = append(xy, plotter.XY{X: float64(b*PosBinWidth + PosBinWidth/2), Y: 100 * float64(ac) / float64(dr)})
+			xy = append(xy, plotter.XY{X: float64((b + 1) * PosBinWidth), Y: 100 * float64(ac) / float64(dr)})
 		}
 		if len(xy) == 0 {
 			continue
@@ -763,7 +825,7 @@ func emptyReasons(byConfig []*Summary, pal palette) *Figure {
 	}
 	if len(names) > 0 {
 		p.NominalY(names...)
-		p.Y.Tick.Label = textStyle(9)
+		p.Y.Tick.Label.Font.Size = vg.Points(10)
 	}
 	p.X.Min, p.X.Max = 0, 100
 	f.draw = func(c draw.Canvas) { frame(c, f.Title, &leg, [][]*plot.Plot{{p}}) }
