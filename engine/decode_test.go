@@ -15,32 +15,13 @@ func TestMain(m *testing.M) { testenv.Main(m) }
 
 const prompt = "func main() {\n\tfmt.Println(\"hello, world\")\n}\n// The quick brown fox"
 
-func load(t testing.TB, path string) *engine.Model {
-	t.Helper()
-	m, err := testenv.Lib(t).LoadModel(path, engine.ModelParams{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(m.Close)
-	return m
-}
+func load(t testing.TB, path string) *engine.Model { return testenv.Load(t, path) }
 
-func newCtx(t testing.TB, m *engine.Model, nctx int) *engine.Context {
-	t.Helper()
-	c, err := m.NewContext(engine.ContextParams{NCtx: nctx})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c.Close)
-	return c
-}
+func newCtx(t testing.TB, m *engine.Model, n int) *engine.Context { return testenv.Context(t, m, n) }
 
 func tokens(t testing.TB, m *engine.Model, s string) []engine.Token {
 	t.Helper()
-	toks, err := m.Tokenize(s, true, false)
-	if err != nil {
-		t.Fatal(err)
-	}
+	toks := testenv.Tokenize(t, m, s)
 	if len(toks) < 8 {
 		t.Fatalf("prompt tokenized to only %d tokens", len(toks))
 	}

@@ -298,3 +298,14 @@ func (m *Model) Detokenize(toks []Token, removeSpecial, unparseSpecial bool) (st
 	}
 	return "", fmt.Errorf("detokenize: buffer size mismatch")
 }
+
+// Text joins the pieces of toks, without rendering control tokens: the
+// text of a generation, byte for byte (llama_detokenize may clean up spaces
+// for some vocabularies; this does not).
+func (m *Model) Text(toks []Token) string {
+	var b []byte
+	for _, t := range toks {
+		b = m.Piece(b, t, false)
+	}
+	return string(b)
+}

@@ -1,10 +1,8 @@
 package engine_test
 
 import (
-	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
 
@@ -12,47 +10,6 @@ import (
 	"github.com/speclab/speclab/engine/gguf"
 	"github.com/speclab/speclab/internal/testenv"
 )
-
-// readVectors reads llama.cpp's tokenizer test vectors: inputs separated by
-// "\n__ggml_vocab_test__\n", one line of expected ids per input.
-func readVectors(t *testing.T, base string) (inputs []string, want [][]engine.Token) {
-	t.Helper()
-	raw, err := os.ReadFile(base + ".inp")
-	if err != nil {
-		t.Fatal(err)
-	}
-	out, err := os.ReadFile(base + ".out")
-	if err != nil {
-		t.Fatal(err)
-	}
-	const sep = "\n__ggml_vocab_test__\n"
-	s := string(raw)
-	for pos := 0; pos < len(s); {
-		next := strings.Index(s[pos:], sep)
-		if next < 0 {
-			inputs = append(inputs, s[pos:])
-			break
-		}
-		inputs = append(inputs, s[pos:pos+next])
-		pos += next + len(sep)
-	}
-	lines := strings.Split(strings.TrimSuffix(string(out), "\n"), "\n")
-	if len(lines) != len(inputs) {
-		t.Fatalf("%s: %d inputs but %d outputs", base, len(inputs), len(lines))
-	}
-	for _, line := range lines {
-		var ids []engine.Token
-		for _, f := range strings.Fields(line) {
-			n, err := strconv.Atoi(f)
-			if err != nil {
-				t.Fatalf("%s: bad id %q", base, f)
-			}
-			ids = append(ids, engine.Token(n))
-		}
-		want = append(want, ids)
-	}
-	return inputs, want
-}
 
 // TestVocabVectors tokenizes llama.cpp's own test vectors of real
 // vocabularies through the engine and compares ids exactly.
@@ -71,7 +28,7 @@ func TestVocabVectors(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer m.Close()
-			inputs, want := readVectors(t, base)
+			inputs, want := testenv.VocabVectors(t, base)
 			for i, in := range inputs {
 				got, err := m.Tokenize(in, false, false)
 				if err != nil {

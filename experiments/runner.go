@@ -439,7 +439,7 @@ func (e *env) cell(ctx context.Context, w *runlog.Writer, runID, shard string, c
 		Accepted: int32(st.Accepted), MeanAcceptLen: st.MeanAcceptLen(), Applied: st.Applied(),
 		Checkpoints: int32(st.Checkpoints), ProposeS: st.Propose.Seconds(), VerifyS: st.VerifyTime.Seconds(),
 		RollbackS: st.Rollback.Seconds(), OverheadS: st.Overhead.Seconds(),
-		Text:           detokenize(e.target, res.Tokens),
+		Text:           e.target.Text(res.Tokens),
 		EmptyNoHistory: int32(st.Empty[drafts.NoHistory]), EmptyNoMatch: int32(st.Empty[drafts.NoMatch]),
 		EmptyBelowPMin: int32(st.Empty[drafts.BelowPMin]), EmptyBelowNMin: int32(st.Empty[drafts.BelowNMin]),
 		EmptyNoRoom: int32(st.Empty[drafts.NoRoom]), EmptyVocabRefused: int32(st.Empty[drafts.VocabRefused]),
@@ -467,13 +467,6 @@ func (e *env) cell(ctx context.Context, w *runlog.Writer, runID, shard string, c
 	return row, nil
 }
 
-func detokenize(m *engine.Model, toks []engine.Token) string {
-	var b []byte
-	for _, t := range toks {
-		b = m.Piece(b, t, false)
-	}
-	return string(b)
-}
 
 func hostname() string {
 	h, _ := os.Hostname()

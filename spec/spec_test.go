@@ -34,25 +34,9 @@ type fixture struct {
 	set    string
 }
 
-func load(t testing.TB, path string) *engine.Model {
-	t.Helper()
-	m, err := testenv.Lib(t).LoadModel(path, engine.ModelParams{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(m.Close)
-	return m
-}
+func load(t testing.TB, path string) *engine.Model { return testenv.Load(t, path) }
 
-func newCtx(t testing.TB, m *engine.Model, n int) *engine.Context {
-	t.Helper()
-	c, err := m.NewContext(engine.ContextParams{NCtx: n})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c.Close)
-	return c
-}
+func newCtx(t testing.TB, m *engine.Model, n int) *engine.Context { return testenv.Context(t, m, n) }
 
 func newTarget(t testing.TB, m *engine.Model) *spec.EngineTarget {
 	t.Helper()
@@ -64,12 +48,7 @@ func newTarget(t testing.TB, m *engine.Model) *spec.EngineTarget {
 }
 
 func tokenize(t testing.TB, m *engine.Model, s string) []engine.Token {
-	t.Helper()
-	toks, err := m.Tokenize(s, true, false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return toks
+	return testenv.Tokenize(t, m, s)
 }
 
 // plainGreedy is the reference: one token at a time, argmax, no speculation,

@@ -340,7 +340,7 @@ func doRun(c *cli.Context) error {
 		return fmt.Errorf("run: %w", err)
 	}
 	out := runOutput{
-		Text: detok(s.target, res.Tokens), Tokens: res.Tokens, SpecTypes: s.types, Policy: s.policyID,
+		Text: s.target.Text(res.Tokens), Tokens: res.Tokens, SpecTypes: s.types, Policy: s.policyID,
 		Verify: string(s.cfg.Verify), Steps: res.Stats.Steps, Drafted: res.Stats.Drafted,
 		Accepted: res.Stats.Accepted, Acceptance: res.Stats.AcceptanceRate(),
 		MeanAcceptLen: res.Stats.MeanAcceptLen(), TokensPerSec: res.Stats.TokensPerSecond(),
@@ -389,13 +389,6 @@ func doRun(c *cli.Context) error {
 	return lossErr
 }
 
-func detok(m *engine.Model, toks []int32) string {
-	var b []byte
-	for _, t := range toks {
-		b = m.Piece(b, t, false)
-	}
-	return string(b)
-}
 
 func printSummary(c *cli.Context, s *session, res *spec.Result, out runOutput) {
 	w := c.App.ErrWriter

@@ -10,6 +10,8 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 
@@ -96,4 +98,71 @@ func Main(m *testing.M) {
 		os.RemoveAll(modelsDir)
 	}
 	os.Exit(code)
+}
+
+// Load loads a model into the real libllama; the test closes it.
+func Load(tb testing.TB, path string) *engine.Model {
+	tb.Helper()
+	m, err := Lib(tb).LoadModel(path, engine.ModelParams{})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(m.Close)
+	return m
+}
+
+// Context creates a context of n tokens (default threads); the test
+// closes it.
+func Context(tb testing.TB, m *engine.Model, n int) *engine.Context {
+	tb.Helper()
+	c, err := m.NewContext(engine.ContextParams{NCtx: n})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(c.Close)
+	return c
+}
+
+// Tokenize tokenizes s with the model's special tokens added.
+func Tokenize(tb testing.TB, m *engine.Model, s string) []engine.Token {
+	tb.Helper()
+	toks, err := m.Tokenize(s, true, false)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return toks
+}
+
+// VocabVectors reads llama.cpp's tokenizer test vectors for a vocabulary
+// (base.inp, base.out), in the format of tests/test-tokenizer-0.cpp: inputs
+// separated by "\n__ggml_vocab_test__\n", one line of ids per input.
+func VocabVectors(tb testing.TB, base string) (inputs []string, want [][]int32) {
+	tb.Helper()
+	inp, err := os.ReadFile(base + ".inp")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	out, err := os.ReadFile(base + ".out")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	// As test-tokenizer-0 does: a separator at the very end starts no input.
+	const sep = "\n__ggml_vocab_test__\n"
+	inputs = strings.Split(strings.TrimSuffix(string(inp), sep), sep)
+	lines := strings.Split(strings.TrimSuffix(string(out), "\n"), "\n")
+	if len(lines) != len(inputs) {
+		tb.Fatalf("%s: %d inputs but %d outputs", base, len(inputs), len(lines))
+	}
+	for _, l := range lines {
+		var ids []int32
+		for _, f := range strings.Fields(l) {
+			n, err := strconv.ParseInt(f, 10, 32)
+			if err != nil {
+				tb.Fatalf("%s.out: %v", base, err)
+			}
+			ids = append(ids, int32(n))
+		}
+		want = append(want, ids)
+	}
+	return inputs, want
 }
