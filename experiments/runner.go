@@ -467,7 +467,6 @@ func (e *env) cell(ctx context.Context, w *runlog.Writer, runID, shard string, c
 	return row, nil
 }
 
-
 func hostname() string {
 	h, _ := os.Hostname()
 	return h

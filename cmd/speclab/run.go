@@ -389,7 +389,6 @@ func doRun(c *cli.Context) error {
 	return lossErr
 }
 
-
 func printSummary(c *cli.Context, s *session, res *spec.Result, out runOutput) {
 	w := c.App.ErrWriter
 	st := res.Stats
