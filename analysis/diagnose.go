@@ -179,10 +179,10 @@ func diagnoseConfig(s *Summary) *ConfigDiagnosis {
 			theory = fmt.Sprintf(" (Leviathan's model predicts %s× at α %s, γ %s, c %s)", s.SpeedupModel.Format("%.2f"),
 				s.Alpha.Format("%.2f"), s.Gamma.Format("%.1f"), s.CostRatio.Format("%.3g"))
 		}
-		say("%s: applied, drafted on %d of %s (%d of %d steps drafted); accepted %s of %d drafted tokens, mean acceptance length %s; speedup %s×%s",
+		say("%s: applied, drafted on %d of %s (%d of %d steps drafted); accepted %s of %d drafted tokens, mean acceptance length %s; speedup %s%s",
 			name, cd.TasksDrafted, plural(s.Tasks, "task"), s.DraftSteps, s.Steps,
 			pct(s.AcceptanceRate), s.Drafted, s.MeanAcceptLen.Format("%.2f"),
-			s.Speedup.Format("%.2f"), theory)
+			s.Speedup.FormatUnit("%.2f", "×"), theory)
 		if len(s.Refusals) > 0 {
 			say("  refused in part: %s", strings.Join(s.Refusals, "; "))
 		}
@@ -228,8 +228,8 @@ func diagnoseConfig(s *Summary) *ConfigDiagnosis {
 			if idle.Reason == "no-history" {
 				ctx = fmt.Sprintf("; prompt + output reach at most %d tokens there", idle.MaxContext)
 			}
-			say("  %s drafted nothing on %d of %s: %s (%s%s)", s.Config, len(idle.Tasks), plural(s.Tasks, "task"),
-				idle.Meaning, detail, ctx)
+			say("  %s drafted nothing on %d of %s (%s): %s (%s%s)", s.Config, len(idle.Tasks), plural(s.Tasks, "task"),
+				strings.Join(idle.Tasks, ", "), idle.Meaning, detail, ctx)
 		}
 	}
 	if len(cd.Empty) > 0 && (cd.Status == StatusApplied || cd.Status == StatusNeverDrafted) {

@@ -105,7 +105,7 @@ func TestDiagnose(t *testing.T) {
 	text := diag.Text()
 	for _, want := range []string{
 		"baseline: not configured",
-		"ngram-simple drafted nothing on 2 of 3 tasks: too little history: ngram-simple needs more than 12 tokens of history",
+		"ngram-simple drafted nothing on 2 of 3 tasks (t1, t2): too little history: ngram-simple needs more than 12 tokens of history",
 		"(no-history 8 steps; prompt + output reach at most 9 tokens there)",
 		"100% at position 2",
 		"the proposer has no probabilities",

@@ -57,8 +57,14 @@ type Interval struct {
 }
 
 // Format prints "mean [lo, hi]" with format for each number.
-func (iv Interval) Format(format string) string {
+func (iv Interval) Format(format string) string { return iv.FormatUnit(format, "") }
+
+// FormatUnit prints "mean<unit> [lo, hi]" (e.g. "1.32× [1.20, 1.44]").
+func (iv Interval) FormatUnit(format, unit string) string {
 	s := iv.Mean.Format(format)
+	if iv.Mean.OK() {
+		s += unit
+	}
 	if iv.Lo.OK() && iv.Hi.OK() {
 		s += " [" + iv.Lo.Format(format) + ", " + iv.Hi.Format(format) + "]"
 	}
