@@ -777,7 +777,7 @@ func emptyReasons(byConfig []*Summary, pal palette) *Figure {
 	}
 	f := &Figure{Name: "empty-drafts", Title: "Drafts by outcome",
 		Caption: "Share of each configuration's verify steps that had a draft, and of those with an empty draft, why.",
-		Width:   7.5 * vg.Inch, Height: vg.Length(1.6+0.45*float64(max(len(cfgs), 1))) * vg.Inch}
+		Width:   7.5 * vg.Inch, Height: vg.Length(math.Max(2.4, 1.6+0.45*float64(len(cfgs)))) * vg.Inch}
 	p := newPlot("", "share of verify steps (%)", "")
 	leg := newLegend()
 	all := map[string]int64{}
