@@ -403,7 +403,10 @@ func (g *Summary) compute(base *baselines) {
 	g.AcceptanceRate = Num(ratio(float64(s.Accepted), s.Drafted))
 	g.MeanAcceptLen = Num(MeanAcceptLen(s))
 	g.PosUncond, g.PosCond = nums(PositionAcceptance(s.ByK, false)), nums(PositionAcceptance(s.ByK, true))
-	g.AcceptHist = s.ByK
+	g.AcceptHist = make([][]int64, len(s.ByK))
+	for k, row := range s.ByK {
+		g.AcceptHist[k] = append([]int64{}, row...) // no nil rows in JSON
+	}
 	g.Empty = s.Empty
 	if g.Empty == nil {
 		g.Empty = map[string]int64{}

@@ -79,7 +79,7 @@ func TestMetricsKnownAnswers(t *testing.T) {
 			t.Errorf("%s = %d, want %d", c.name, c.got, c.want)
 		}
 	}
-	wantHist := [][]int64{{2}, nil, {1}, {0, 0, 0, 1}, {0, 0, 1, 0, 1}}
+	wantHist := [][]int64{{2}, {}, {1}, {0, 0, 0, 1}, {0, 0, 1, 0, 1}}
 	if !reflect.DeepEqual(s.AcceptHist, wantHist) {
 		t.Errorf("histogram of j by k = %v, want %v", s.AcceptHist, wantHist)
 	}

@@ -684,7 +684,14 @@ func acceptanceAlong(byConfig []*Summary, pal palette) *Figure {
 		l, _ := plotter.NewLine(xy)
 		l.LineStyle = pal.line(s.Config, false)
 		p.Add(l)
-		leg.Add(s.Config, l)
+		if len(xy) < 3 { // too short to show as a line
+			sc, _ := plotter.NewScatter(xy)
+			sc.GlyphStyle = pal.glyph(s.Config)
+			p.Add(sc)
+			leg.Add(s.Config, l, sc)
+		} else {
+			leg.Add(s.Config, l)
+		}
 	}
 	p.X.Min, p.X.Max = 0, math.Max(xmax, 1)
 	p.Y.Min, p.Y.Max = 0, 104
