@@ -16,6 +16,7 @@ import (
 	"github.com/urfave/cli/v2"
 	"gopkg.in/yaml.v3"
 
+	"github.com/speclab/speclab/analysis"
 	"github.com/speclab/speclab/engine/gguf"
 	"github.com/speclab/speclab/engine/llamalib"
 	"github.com/speclab/speclab/engine/synth"
@@ -153,7 +154,15 @@ Examples:
 			if err != nil {
 				return err
 			}
-			return printReproduction(c.App.Writer, sum.Dir)
+			if err := printReproduction(c.App.Writer, sum.Dir); err != nil {
+				return err
+			}
+			report, err := analysis.Report([]string{sum.Dir}, filepath.Join(sum.Dir, "report"), c.App.Writer)
+			if err != nil {
+				return fmt.Errorf("report: %w", err)
+			}
+			fmt.Fprintf(c.App.Writer, "\nrun folder %s\nreport     %s\n", sum.Dir, report)
+			return nil
 		},
 	}
 }
