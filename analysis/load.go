@@ -49,6 +49,7 @@ type StepStats struct {
 	ProposeNs      int64 // time in the proposer, every step
 	DraftProposeNs int64 // time in the proposer, steps with a non-empty draft
 	VerifyNs       int64 // time in the target's verify decode
+	DraftVerifyNs  int64 // time in the target's verify decode, steps with a non-empty draft
 	RollbackNs     int64
 	OverheadNs     int64
 
@@ -113,6 +114,7 @@ func (s *StepStats) add(o *StepStats) {
 	s.Emitted += o.Emitted
 	s.ProposeNs += o.ProposeNs
 	s.DraftProposeNs += o.DraftProposeNs
+	s.DraftVerifyNs += o.DraftVerifyNs
 	s.VerifyNs += o.VerifyNs
 	s.RollbackNs += o.RollbackNs
 	s.OverheadNs += o.OverheadNs
@@ -390,6 +392,7 @@ func (a *accum) scanSteps(path string, cellOf func([]byte) int32) error {
 				s.Drafted += int64(k)
 				s.Accepted += int64(j)
 				s.DraftProposeNs += a.prop[i]
+				s.DraftVerifyNs += a.ver[i]
 			}
 			s.countKJ(int(k), int(j), 1)
 			b := int(max(a.pos[i], 0)) / PosBinWidth

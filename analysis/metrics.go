@@ -234,7 +234,8 @@ type Summary struct {
 	// estimated as accepted / (accepted + rejections) over the drafting steps
 	// (a step's draft stops at its first rejection); Gamma the mean draft
 	// length of the drafting steps; CostRatio the proposer's time per drafted
-	// token over the verify time per step.
+	// token over the time of a plain target step (the matching baselines'
+	// verify time per step; see CostRatio).
 	Alpha            Num `json:"alpha"`
 	Gamma            Num `json:"gamma"`
 	CostRatio        Num `json:"cost_ratio"`
@@ -242,6 +243,11 @@ type Summary struct {
 	SpeedupLeviathan Num `json:"speedup_leviathan"` // Leviathan(Alpha, Gamma, CostRatio)
 	SpeedupModel     Num `json:"speedup_model"`     // MixtureSpeedup over the measured draft lengths, empty drafts included
 	BreakEvenAlpha   Num `json:"break_even_alpha"`  // at Gamma and CostRatio
+	// VerifyCost is the verify time of a step with a draft over the
+	// verify time of a step of the matching baselines: Leviathan's model
+	// assumes 1 (verifying γ+1 tokens costs one plain decoding step, true
+	// when decoding is memory-bound).
+	VerifyCost Num `json:"verify_cost"`
 
 	PTargetAccepted Num `json:"p_target_accepted"`
 	QDraftAccepted  Num `json:"q_draft_accepted"`
@@ -364,6 +370,7 @@ func (g *Summary) compute(base *baselines) {
 	tps := map[int32][]float64{}
 	btps := map[int32][]float64{}
 	logSp := map[int32][]float64{}
+	var baseVerifyNs, baseSteps int64 // of the baselines of the cells that drafted
 	for _, c := range g.cells {
 		g.Cells++
 		tasks[c.Task] = true
@@ -386,6 +393,10 @@ func (g *Summary) compute(base *baselines) {
 		if b := base.of(c); b != nil && c.GenTPS > 0 {
 			btps[c.Repeat] = append(btps[c.Repeat], b.GenTPS)
 			logSp[c.Repeat] = append(logSp[c.Repeat], math.Log(c.GenTPS/b.GenTPS))
+			if c.S.DraftSteps > 0 {
+				baseVerifyNs += b.S.VerifyNs
+				baseSteps += b.S.Steps
+			}
 		}
 	}
 	g.Tasks = len(tasks)
@@ -412,13 +423,19 @@ func (g *Summary) compute(base *baselines) {
 		g.Empty = map[string]int64{}
 	}
 
+	plain := ratio(float64(baseVerifyNs), baseSteps) // a plain target step, ns
 	alpha := LeviathanAlpha(s.ByK)
 	gamma := ratio(float64(s.Drafted), s.DraftSteps)
-	c := CostRatio(s)
+	c := CostRatio(s, plain)
 	g.Alpha, g.Gamma, g.CostRatio = Num(alpha), Num(gamma), Num(c)
 	g.ExpectedTokens = Num(ExpectedTokens(alpha, gamma))
 	g.SpeedupLeviathan = Num(Leviathan(alpha, gamma, c))
 	g.BreakEvenAlpha = Num(BreakEvenAlpha(gamma, c))
+	if plain > 0 {
+		g.VerifyCost = Num(ratio(float64(s.DraftVerifyNs), s.DraftSteps) / plain)
+	} else {
+		g.VerifyCost = Num(math.NaN())
+	}
 	var hist []int64
 	for k, row := range s.ByK {
 		for _, n := range row {
@@ -539,15 +556,19 @@ func LeviathanAlpha(byK [][]int64) float64 {
 }
 
 // CostRatio estimates Leviathan's c, the cost of drafting one token in
-// units of a target step, as the proposer's time per drafted token (over
-// the steps with a non-empty draft) divided by the target's verify time per
-// step (over every step). NaN when nothing was drafted or no verify time
-// was logged.
-func CostRatio(s *StepStats) float64 {
+// units of a target step: the proposer's time per drafted token (over the
+// steps with a non-empty draft) divided by targetStepNs, the time of one
+// plain target decoding step. Summarize passes the verify time per step of
+// the matching baseline cells; when there are none, targetStepNs <= 0 and
+// the configuration's own verify time per step (every step) stands in.
+// NaN when nothing was drafted or no verify time was logged.
+func CostRatio(s *StepStats, targetStepNs float64) float64 {
 	perToken := ratio(float64(s.DraftProposeNs), s.Drafted)
-	perStep := ratio(float64(s.VerifyNs), s.Steps)
-	if !(perStep > 0) {
+	if !(targetStepNs > 0) {
+		targetStepNs = ratio(float64(s.VerifyNs), s.Steps)
+	}
+	if !(targetStepNs > 0) {
 		return math.NaN()
 	}
-	return perToken / perStep
+	return perToken / targetStepNs
 }

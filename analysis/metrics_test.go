@@ -23,7 +23,7 @@ var nanf = float32(math.NaN())
 
 func studyCells() []cellSpec {
 	return []cellSpec{
-		{run: cell("baseline", "t1", 0, true, 10), steps: []st{{k: 0, reason: "disabled", verifyNs: 1000}}},
+		{run: cell("baseline", "t1", 0, true, 10), steps: []st{{k: 0, reason: "disabled", verifyNs: 500}}},
 		{run: cell("baseline", "t1", 1, true, 10)},
 		{run: cell("baseline", "t1", 2, true, 10)},
 		{run: cell("baseline", "t2", 0, true, 20)},
@@ -97,7 +97,8 @@ func TestMetricsKnownAnswers(t *testing.T) {
 		{"tau", float64(s.MeanAcceptLen), 1 + 9.0/6, 1e-12},
 		{"alpha", float64(s.Alpha), 9.0 / 11, 1e-12},
 		{"gamma", float64(s.Gamma), 13.0 / 4, 1e-12},
-		{"cost ratio", float64(s.CostRatio), (1300.0 / 13) / 1000, 1e-12},
+		// 100 ns per drafted token over the baseline's 500 ns step
+		{"cost ratio", float64(s.CostRatio), (1300.0 / 13) / 500, 1e-12},
 		{"p accepted", float64(s.PTargetAccepted), 7.2 / 9, 1e-6},
 		{"q accepted", float64(s.QDraftAccepted), 4.8 / 6, 1e-6},
 		{"p rejected", float64(s.PTargetRejected), 0.15, 1e-6},
@@ -107,9 +108,11 @@ func TestMetricsKnownAnswers(t *testing.T) {
 		{"speedup", float64(s.Speedup.Mean), 1.5, 1e-12},
 		{"speedup lo", float64(s.Speedup.Lo), 1.5 - 4.302653*0.3/math.Sqrt(3), 1e-6},
 		{"speedup hi", float64(s.Speedup.Hi), 1.5 + 4.302653*0.3/math.Sqrt(3), 1e-6},
-		{"leviathan", float64(s.SpeedupLeviathan), Leviathan(9.0/11, 3.25, 0.1), 1e-12},
-		{"break-even", float64(s.BreakEvenAlpha), BreakEvenAlpha(3.25, 0.1), 1e-12},
-		{"mixture", float64(s.SpeedupModel), MixtureSpeedup(9.0/11, 0.1, []int64{2, 0, 1, 1, 2}), 1e-12},
+		{"leviathan", float64(s.SpeedupLeviathan), Leviathan(9.0/11, 3.25, 0.2), 1e-12},
+		{"break-even", float64(s.BreakEvenAlpha), BreakEvenAlpha(3.25, 0.2), 1e-12},
+		// drafting steps verify in 1000 ns, the baseline's step in 500
+		{"verify cost", float64(s.VerifyCost), 2, 1e-12},
+		{"mixture", float64(s.SpeedupModel), MixtureSpeedup(9.0/11, 0.2, []int64{2, 0, 1, 1, 2}), 1e-12},
 	}
 	for _, c := range floats {
 		if math.IsNaN(c.got) || math.Abs(c.got-c.want) > c.tol {

@@ -364,6 +364,34 @@ func (e *errXY) add(x float64, iv Interval) {
 	e.hi = append(e.hi, hi)
 }
 
+// addPoints adds a configuration's points, with error bars where they have
+// an interval, and its legend entry.
+func addPoints(p *plot.Plot, leg *plot.Legend, pts *errXY, config string, pal palette) {
+	bars := &errXY{}
+	for i := range pts.xy {
+		if pts.lo[i] > 0 || pts.hi[i] > 0 {
+			bars.xy = append(bars.xy, pts.xy[i])
+			bars.lo = append(bars.lo, pts.lo[i])
+			bars.hi = append(bars.hi, pts.hi[i])
+		}
+	}
+	if bars.Len() > 0 {
+		eb, err := plotter.NewYErrorBars(bars)
+		if err == nil {
+			eb.LineStyle = draw.LineStyle{Color: pal.color(config), Width: vg.Points(0.8)}
+			eb.CapWidth = vg.Points(4)
+			p.Add(eb)
+		}
+	}
+	sc, err := plotter.NewScatter(pts)
+	if err != nil {
+		return
+	}
+	sc.GlyphStyle = pal.glyph(config)
+	p.Add(sc)
+	leg.Add(config, sc)
+}
+
 // hline is a horizontal reference line across the x range of the plot.
 type hline struct {
 	y  float64
@@ -450,25 +478,27 @@ func acceptanceVsSpeed(byConfig, byCT []*Summary, pal palette) *Figure {
 		if pts.Len() == 0 {
 			continue
 		}
-		sc, _ := plotter.NewScatter(pts)
-		sc.GlyphStyle = pal.glyph(cfg.Config)
-		eb, _ := plotter.NewYErrorBars(pts)
-		eb.LineStyle = draw.LineStyle{Color: pal.color(cfg.Config), Width: vg.Points(0.8)}
-		eb.CapWidth = vg.Points(4)
-		p.Add(eb, sc)
-		leg.Add(cfg.Config, sc)
+		addPoints(p, &leg, pts, cfg.Config, pal)
 	}
 	if len(base) > 0 {
 		m := mean(base)
 		ymax = max(ymax, m)
 		h := hline{y: m, ls: draw.LineStyle{Color: black, Width: vg.Points(1), Dashes: []vg.Length{vg.Points(6), vg.Points(3)}}}
 		p.Add(h)
-		leg.Add(fmt.Sprintf("baseline %.3g tok/s", m), h)
+		leg.Add(fmt.Sprintf("baseline %s tok/s", speed(m)), h)
 	}
 	p.X.Min, p.X.Max = 0, 100
 	p.Y.Min, p.Y.Max = 0, math.Max(ymax*1.08, 1)
 	f.draw = func(c draw.Canvas) { frame(c, f.Title, &leg, [][]*plot.Plot{{p}}) }
 	return f
+}
+
+// speed prints tokens/s: whole numbers from 100 up, three digits below.
+func speed(v float64) string {
+	if math.Abs(v) >= 100 {
+		return strconv.FormatFloat(v, 'f', 0, 64)
+	}
+	return strconv.FormatFloat(v, 'g', 3, 64)
 }
 
 // maxPositions is the most draft positions the position plots show.
@@ -501,7 +531,10 @@ func positionAcceptance(byConfig []*Summary, pal palette) *Figure {
 				continue
 			}
 			maxPos = max(maxPos, int(xy[len(xy)-1].X))
-			l, sc, _ := plotter.NewLinePoints(xy)
+			l, sc, err := plotter.NewLinePoints(xy)
+			if err != nil {
+				continue
+			}
 			l.LineStyle = pal.line(s.Config, false)
 			sc.GlyphStyle = pal.glyph(s.Config)
 			panel.p.Add(l, sc)
@@ -681,11 +714,13 @@ func acceptanceAlong(byConfig []*Summary, pal palette) *Figure {
 			continue
 		}
 		xmax = max(xmax, xy[len(xy)-1].X)
-		l, _ := plotter.NewLine(xy)
+		l, err := plotter.NewLine(xy)
+		if err != nil {
+			continue
+		}
 		l.LineStyle = pal.line(s.Config, false)
 		p.Add(l)
-		if len(xy) < 3 { // too short to show as a line
-			sc, _ := plotter.NewScatter(xy)
+		if sc, err := plotter.NewScatter(xy); err == nil && len(xy) < 3 { // too short to show as a line
 			sc.GlyphStyle = pal.glyph(s.Config)
 			p.Add(sc)
 			leg.Add(s.Config, l, sc)
@@ -704,11 +739,12 @@ func speedupVsDraftLength(byConfig, byCT []*Summary, pal palette) *Figure {
 		Caption: "Measured speedup over the baseline against the mean draft length of the drafting steps, one point per " +
 			"(configuration, task), error bars the 95% interval across repeats. Dashed: Leviathan et al.'s " +
 			"S(γ) = (1 − α^(γ+1)) / ((1 − α)(γc + 1)) with the configuration's measured α and draft cost c. " +
-			"Steps with an empty draft pull measured points below the curve.",
+			"Steps with an empty draft pull measured points below the curve. The y axis is scaled to the measurements; " +
+			"a curve far above them leaves the top of the plot.",
 		Width: 7.5 * vg.Inch, Height: 4.5 * vg.Inch}
 	p := newPlot("", "mean draft length γ (tokens)", "speedup over baseline (×)")
 	leg := newLegend()
-	xmax, ymax := 1.0, 1.0
+	xmax, ymax := 1.0, 1.0 // ymax: of the measurements
 	for _, cfg := range drafting(byConfig) {
 		pts := &errXY{}
 		for _, s := range byCT {
@@ -719,13 +755,7 @@ func speedupVsDraftLength(byConfig, byCT []*Summary, pal palette) *Figure {
 			}
 		}
 		if pts.Len() > 0 {
-			sc, _ := plotter.NewScatter(pts)
-			sc.GlyphStyle = pal.glyph(cfg.Config)
-			eb, _ := plotter.NewYErrorBars(pts)
-			eb.LineStyle = draw.LineStyle{Color: pal.color(cfg.Config), Width: vg.Points(0.8)}
-			eb.CapWidth = vg.Points(4)
-			p.Add(eb, sc)
-			leg.Add(cfg.Config, sc)
+			addPoints(p, &leg, pts, cfg.Config, pal)
 		}
 	}
 	xmax = math.Ceil(xmax * 1.1)
@@ -739,10 +769,10 @@ func speedupVsDraftLength(byConfig, byCT []*Summary, pal palette) *Figure {
 			g := xmax * float64(i) / 200
 			xy = append(xy, plotter.XY{X: g, Y: Leviathan(a, g, c)})
 		}
-		for _, v := range xy {
-			ymax = max(ymax, v.Y)
+		l, err := plotter.NewLine(xy)
+		if err != nil {
+			continue
 		}
-		l, _ := plotter.NewLine(xy)
 		l.LineStyle = pal.line(cfg.Config, true)
 		p.Add(l)
 		leg.Add(fmt.Sprintf("theory α=%.2f c=%.2g", a, c), l)
@@ -750,8 +780,9 @@ func speedupVsDraftLength(byConfig, byCT []*Summary, pal palette) *Figure {
 	one := hline{y: 1, ls: draw.LineStyle{Color: grey, Width: vg.Points(1)}}
 	p.Add(one)
 	leg.Add("no speedup", one)
+	// the measurements set the scale; a curve far above them leaves the top
 	p.X.Min, p.X.Max = 0, xmax
-	p.Y.Min, p.Y.Max = 0, ymax*1.08
+	p.Y.Min, p.Y.Max = 0, math.Max(2, ymax*1.5)
 	f.draw = func(c draw.Canvas) { frame(c, f.Title, &leg, [][]*plot.Plot{{p}}) }
 	return f
 }

@@ -140,10 +140,11 @@ func SpeedTable(groups []*Summary, by []Dim) *Table {
 // speedup, one row per group that drafted.
 func TheoryTable(groups []*Summary, by []Dim) *Table {
 	t := &Table{Title: "Theory (Leviathan et al. 2023) against measurement",
-		Header: append(dimHeader(by), "α per token", "γ", "c", "tokens/step pred", "tokens/step meas", "S Leviathan", "S with empty drafts", "S measured", "break-even α"),
+		Header: append(dimHeader(by), "α per token", "γ", "c", "tokens/step pred", "tokens/step meas", "S Leviathan", "S with empty drafts", "S measured", "break-even α", "verify cost"),
 		Note: "α = accepted / (accepted + rejections) over drafting steps; γ = mean draft length of drafting steps; " +
-			"c = proposer time per drafted token / verify time per step; S with empty drafts applies the model to the measured " +
-			"draft lengths, empty drafts included; break-even α at this γ and c"}
+			"c = proposer time per drafted token / a plain target step (the baseline's verify time per step); S with empty drafts applies the model to the measured " +
+			"draft lengths, empty drafts included; break-even α at this γ and c; verify cost = verify time of a step with a draft " +
+			"/ a baseline step's (the model assumes 1)"}
 	for _, s := range groups {
 		if s.Baseline || s.Drafted == 0 {
 			continue
@@ -151,7 +152,7 @@ func TheoryTable(groups []*Summary, by []Dim) *Table {
 		meas := Num(1 + ratio(float64(s.Accepted), s.DraftSteps))
 		r := append(keyCells(s, by), s.Alpha.Format("%.3f"), s.Gamma.Format("%.2f"), s.CostRatio.Format("%.3g"),
 			s.ExpectedTokens.Format("%.2f"), meas.Format("%.2f"), s.SpeedupLeviathan.Format("%.2f"),
-			s.SpeedupModel.Format("%.2f"), s.Speedup.Mean.Format("%.2f"), s.BreakEvenAlpha.Format("%.3f"))
+			s.SpeedupModel.Format("%.2f"), s.Speedup.Mean.Format("%.2f"), s.BreakEvenAlpha.Format("%.3f"), s.VerifyCost.Format("%.2f×"))
 		t.Rows = append(t.Rows, r)
 	}
 	return t
@@ -419,8 +420,10 @@ const theoryText = "Leviathan et al. (2023) model a step as drafting γ tokens, 
 	"(1 − α^(γ+1)) / (1 − α) tokens on average and the speedup is that divided by (γc + 1). Here α is estimated " +
 	"from the drafting steps as accepted / (accepted + rejections) (a draft is tried only up to its first " +
 	"rejection, so the plain acceptance rate underestimates α), γ is the mean draft length of the drafting steps, " +
-	"and c is the proposer's time per drafted token divided by the target's verify time per step, both from the " +
-	"step timings. \"S with empty drafts\" applies the model step by step to the measured distribution of draft " +
+	"and c is the proposer's time per drafted token divided by the time of a plain target decoding step (the " +
+	"matching baseline cells' verify time per step; the configuration's own when no baseline matches), both from " +
+	"the step timings. Verify cost is the verify time of a step with a draft over that plain step: the model assumes " +
+	"1, which holds when decoding is memory-bound; well above 1 the prediction is too optimistic. \"S with empty drafts\" applies the model step by step to the measured distribution of draft " +
 	"lengths, empty drafts (one token for one target step) included. The break-even α is where the predicted " +
 	"speedup is 1 at that γ and c (with γ = 1 it equals c, and no γ does better)."
 

@@ -99,8 +99,8 @@ func TestTables(t *testing.T) {
 		t.Errorf("spec/t1 row %q, want %q", row, want)
 	}
 	th := TheoryTable(g, by)
-	if len(th.Rows) != 1 || th.Rows[0][2] != "0.818" || th.Rows[0][3] != "3.25" || th.Rows[0][4] != "0.1" {
-		t.Errorf("theory rows %q, want one for spec/t1 with α 0.818, γ 3.25, c 0.1", th.Rows)
+	if len(th.Rows) != 1 || th.Rows[0][2] != "0.818" || th.Rows[0][3] != "3.25" || th.Rows[0][4] != "0.2" {
+		t.Errorf("theory rows %q, want one for spec/t1 with α 0.818, γ 3.25, c 0.2", th.Rows)
 	}
 	em := EmptyTable(g, by)
 	if strings.Join(em.Header, ",") != "config,task,steps,drafted,no-history,no-match" {

@@ -115,7 +115,7 @@ func WriteCSV(w io.Writer, groups []*Summary, by []Dim) error {
 	header = append(header, "baseline", "cells", "tasks", "repeats", "applied_cells", "drafted_cells",
 		"tokens_generated", "steps", "draft_steps", "drafted", "accepted", "acceptance_rate", "mean_acceptance_length",
 		"tps", "tps_lo", "tps_hi", "baseline_tps", "speedup", "speedup_lo", "speedup_hi",
-		"alpha", "gamma", "cost_ratio", "expected_tokens_per_drafting_step", "speedup_leviathan", "speedup_model", "break_even_alpha",
+		"alpha", "gamma", "cost_ratio", "expected_tokens_per_drafting_step", "speedup_leviathan", "speedup_model", "break_even_alpha", "verify_cost",
 		"p_target_accepted", "q_draft_accepted", "p_target_rejected", "q_draft_rejected")
 	for _, r := range reasonOrder {
 		header = append(header, "empty_"+strings.ReplaceAll(r, "-", "_"))
@@ -147,7 +147,7 @@ func WriteCSV(w io.Writer, groups []*Summary, by []Dim) error {
 		rec = append(rec, strconv.FormatBool(g.Baseline), i(g.Cells), i(g.Tasks), i(g.Repeats), i(g.AppliedCells), i(g.DraftedCells),
 			i64(g.Generated), i64(g.Steps), i64(g.DraftSteps), i64(g.Drafted), i64(g.Accepted), f(g.AcceptanceRate), f(g.MeanAcceptLen),
 			f(g.TPS.Mean), f(g.TPS.Lo), f(g.TPS.Hi), f(g.BaselineTPS.Mean), f(g.Speedup.Mean), f(g.Speedup.Lo), f(g.Speedup.Hi),
-			f(g.Alpha), f(g.Gamma), f(g.CostRatio), f(g.ExpectedTokens), f(g.SpeedupLeviathan), f(g.SpeedupModel), f(g.BreakEvenAlpha),
+			f(g.Alpha), f(g.Gamma), f(g.CostRatio), f(g.ExpectedTokens), f(g.SpeedupLeviathan), f(g.SpeedupModel), f(g.BreakEvenAlpha), f(g.VerifyCost),
 			f(g.PTargetAccepted), f(g.QDraftAccepted), f(g.PTargetRejected), f(g.QDraftRejected))
 		for _, r := range reasonOrder {
 			rec = append(rec, i64(g.Empty[r]))
