@@ -155,6 +155,8 @@ Use your own llama.cpp build (ROCm/HIP on Strix Halo, CUDA, Vulkan) with
 			runCommand(),
 			reproduceCommand(),
 			experimentCommand(),
+			reportCommand(),
+			plotCommand(),
 		},
 	}
 }

@@ -247,3 +247,39 @@ func TestRun(t *testing.T) {
 		t.Errorf("--json result: %+v", r)
 	}
 }
+
+// TestReproduceDiagnosis runs the seed study end to end on the synthetic
+// models with the mismatched draft and checks what the diagnosis says.
+func TestReproduceDiagnosis(t *testing.T) {
+	lib := testenv.Lib(t)
+	set := testenv.Models(t, gguf.TypeQ8_0)
+	out := filepath.Join(t.TempDir(), "run")
+	code, stdout, stderr := speclab(t, "--llama-lib", lib.Location.Lib, "reproduce", "--target", set.Target,
+		"--draft", set.OtherVocab, "--n-predict-scale", "0.1", "--out", out)
+	if code != 0 {
+		t.Fatalf("exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	for _, want := range []string{
+		"draft-simple: NOT APPLIED", `refused by llama.cpp's rule "`, // the refusal, with its rule
+		"ngram-simple drafted nothing on", "too little history", // short outputs
+		"Tokens", "Gen tok/s", "Prompt tok/s", // the seed's table shape
+		"report.md",
+	} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("reproduce output lacks %q", want)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(out, "report", "acceptance-vs-speed.png")); err != nil {
+		t.Errorf("no figure: %v", err)
+	}
+	// the same folder again without --resume is refused; with it, nothing is left to do
+	if code, _, _ := speclab(t, "--llama-lib", lib.Location.Lib, "reproduce", "--target", set.Target,
+		"--draft", set.OtherVocab, "--n-predict-scale", "0.1", "--out", out); code != 1 {
+		t.Errorf("rerun into a finished folder: exit %d", code)
+	}
+	code, _, stderr = speclab(t, "--llama-lib", lib.Location.Lib, "reproduce", "--target", set.Target,
+		"--draft", set.OtherVocab, "--n-predict-scale", "0.1", "--out", out, "--resume")
+	if code != 0 || !strings.Contains(stderr, "45 already done") {
+		t.Errorf("resume of a finished folder: exit %d\n%s", code, stderr)
+	}
+}
