@@ -35,7 +35,7 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz=FuzzRead -fuzztime=$(FUZZTIME) ./engine/gguf
 
 bench: setup
-	$(GO) test -run='^$$' -bench=. -benchmem ./...
+	$(GO) test -run='^$$' -bench=. -skip='LoadRows10M' -benchmem ./...
 
 vet:
 	gofmt -l . | tee /dev/stderr | (! read)
