@@ -157,6 +157,7 @@ Use your own llama.cpp build (ROCm/HIP on Strix Halo, CUDA, Vulkan) with
 			experimentCommand(),
 			reportCommand(),
 			plotCommand(),
+			benchCommand(),
 		},
 	}
 }

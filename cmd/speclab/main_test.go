@@ -283,3 +283,36 @@ func TestReproduceDiagnosis(t *testing.T) {
 		t.Errorf("resume of a finished folder: exit %d\n%s", code, stderr)
 	}
 }
+
+func TestBench(t *testing.T) {
+	lib := testenv.Lib(t)
+	set := testenv.Models(t, gguf.TypeQ8_0)
+	code, out, errs := speclab(t, "--llama-lib", lib.Location.Lib, "bench", "--target", set.Target, "--draft", set.Draft,
+		"--max-batch", "4", "--reps", "3", "--json")
+	if code != 0 {
+		t.Fatalf("exit %d\n%s", code, errs)
+	}
+	var r benchReport
+	if err := json.Unmarshal([]byte(out), &r); err != nil {
+		t.Fatal(err)
+	}
+	if len(r.VerifyMs) != 4 || r.VerifyCost[0] != 1 || r.DraftMs <= 0 || r.C <= 0 || r.Rollback != "kv" {
+		t.Errorf("bench: %+v", r)
+	}
+	if len(r.Predicted) != len(r.Alphas) || len(r.Predicted[0]) != 3 || len(r.BreakEven) != 3 {
+		t.Errorf("prediction grid: %+v", r)
+	}
+	// a higher acceptance never predicts less
+	for i := 1; i < len(r.Alphas); i++ {
+		if r.Predicted[i][0] < r.Predicted[i-1][0] {
+			t.Errorf("speedup falls with acceptance: %v", r.Predicted)
+		}
+	}
+	code, out, _ = speclab(t, "--llama-lib", lib.Location.Lib, "bench", "--target", set.Recurrent, "--max-batch", "2", "--reps", "2")
+	if code != 0 || !strings.Contains(out, "state checkpoint") {
+		t.Errorf("bench of the recurrent model: exit %d\n%s", code, out)
+	}
+	if code, _, _ := speclab(t, "bench", "--target", set.Target, "--max-batch", "1"); code != 2 {
+		t.Errorf("--max-batch 1: exit %d, want 2", code)
+	}
+}
