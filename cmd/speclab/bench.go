@@ -13,6 +13,7 @@ import (
 
 	"github.com/speclab/speclab/analysis"
 	"github.com/speclab/speclab/engine"
+	"github.com/speclab/speclab/models"
 )
 
 // benchReport is `speclab bench --json`.
@@ -69,6 +70,14 @@ Examples:
 			}
 			mp := engine.ModelParams{GPULayers: c.Int("gpu-layers"), LoadMode: engine.LoadAuto}
 			r := benchReport{Target: c.String("target"), Draft: c.String("draft")}
+			if r.Target == "" { // speclab's default pair
+				if r.Target, err = models.Path(models.Target); err != nil {
+					return usagef("no --target, and %v", err)
+				}
+				if r.Draft == "" {
+					r.Draft, _ = models.Path(models.Draft)
+				}
+			}
 			target, err := lib.LoadModel(r.Target, mp)
 			if err != nil {
 				return fmt.Errorf("target: %w", err)

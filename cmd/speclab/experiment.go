@@ -22,6 +22,7 @@ import (
 	"github.com/speclab/speclab/engine/synth"
 	"github.com/speclab/speclab/experiments"
 	"github.com/speclab/speclab/experiments/runlog"
+	"github.com/speclab/speclab/models"
 )
 
 // runFlags are the flags of every command that executes an experiment.
@@ -138,7 +139,10 @@ Examples:
 				if err != nil {
 					return err
 				}
-				exp.Target, exp.Draft = t, d
+				exp.Target = t
+				if !c.IsSet("draft") {
+					exp.Draft = d
+				}
 				fmt.Fprintln(c.App.ErrWriter, note)
 			}
 			if exp.Draft == "" {
@@ -167,9 +171,14 @@ Examples:
 	}
 }
 
-// defaultModels returns speclab's default target and draft: the synthetic
-// models, written once into the cache.
+// defaultModels returns speclab's default target and draft: the trained
+// models shipped in models/ (see models/README.md), or, when they cannot be
+// found, the synthetic ones written once into the cache.
 func defaultModels(c *cli.Context) (target, draft, note string, err error) {
+	if dir, derr := models.Dir(); derr == nil {
+		return filepath.Join(dir, models.Target), filepath.Join(dir, models.Draft),
+			"using speclab's default models (" + dir + "): a 26.5M-parameter MXFP4 target and a 3.3M draft trained on the Go standard library (models/README.md)", nil
+	}
 	cache := c.String("cache-dir")
 	if cache == "" {
 		if cache, err = llamalib.DefaultCacheDir(); err != nil {
@@ -180,7 +189,8 @@ func defaultModels(c *cli.Context) (target, draft, note string, err error) {
 	if err != nil {
 		return "", "", "", fmt.Errorf("default models: %w", err)
 	}
-	return set.Target, set.Draft, "using speclab's synthetic default models (random weights: the mechanics are real, the acceptance rates mean nothing)", nil
+	return set.Target, set.Draft, "speclab's trained default models were not found (set " + models.EnvDir +
+		"); using synthetic models (random weights: the mechanics are real, the acceptance rates mean nothing)", nil
 }
 
 // execute runs exp into the folder the flags name.

@@ -15,6 +15,7 @@ import (
 
 	"github.com/speclab/speclab/drafts"
 	"github.com/speclab/speclab/engine"
+	"github.com/speclab/speclab/models"
 	"github.com/speclab/speclab/spec"
 	"github.com/speclab/speclab/spec/sample"
 )
@@ -22,7 +23,7 @@ import (
 // Flags shared by the commands that load models and generate.
 func modelFlags() []cli.Flag {
 	return []cli.Flag{
-		&cli.StringFlag{Name: "target", Aliases: []string{"m", "model"}, Usage: "target model (GGUF)", Required: true},
+		&cli.StringFlag{Name: "target", Aliases: []string{"m", "model"}, Usage: "target model (GGUF; default: speclab's trained default target, models/target.gguf)"},
 		&cli.StringFlag{Name: "draft", Aliases: []string{"md", "spec-draft-model"}, Usage: "draft model (GGUF) for --spec-type draft-simple"},
 		&cli.IntFlag{Name: "ctx-size", Aliases: []string{"c"}, Usage: "context size in tokens (0: the model's training context)"},
 		&cli.IntFlag{Name: "threads", Aliases: []string{"t"}, Usage: "CPU threads (0: all cores)"},
@@ -163,6 +164,12 @@ func openSession(c *cli.Context) (*session, error) {
 	if s.cfg, s.policyID, err = loopConfig(c); err != nil {
 		return nil, err
 	}
+	targetPath := c.String("target")
+	if targetPath == "" {
+		if targetPath, err = models.Path(models.Target); err != nil {
+			return nil, usagef("no --target, and %v", err)
+		}
+	}
 	cp, err := contextParams(c)
 	if err != nil {
 		return nil, err
@@ -178,7 +185,7 @@ func openSession(c *cli.Context) (*session, error) {
 			s.Close()
 		}
 	}()
-	if s.target, err = lib.LoadModel(c.String("target"), mp); err != nil {
+	if s.target, err = lib.LoadModel(targetPath, mp); err != nil {
 		return nil, fmt.Errorf("target: %w", err)
 	}
 	if s.tctx, err = s.target.NewContext(cp); err != nil {
