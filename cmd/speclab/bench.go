@@ -3,7 +3,6 @@ package main
 import (
 	"encoding/json"
 	"fmt"
-	"math"
 	"slices"
 	"strings"
 	"text/tabwriter"
@@ -204,7 +203,7 @@ func (r *benchReport) predict(maxB int) {
 		// bisection on α for S = 1
 		lo, hi := 0.0, 1.0
 		if analysis.ExpectedTokens(0.9999, float64(g))/(float64(g)*r.C+r.VerifyCost[g]) < 1 {
-			r.BreakEven = append(r.BreakEven, math.NaN())
+			r.BreakEven = append(r.BreakEven, nil)
 			continue
 		}
 		for range 60 {
@@ -215,7 +214,7 @@ func (r *benchReport) predict(maxB int) {
 				hi = mid
 			}
 		}
-		r.BreakEven = append(r.BreakEven, hi)
+		r.BreakEven = append(r.BreakEven, &hi)
 	}
 }
 
@@ -252,10 +251,10 @@ func (r *benchReport) print(c *cli.Context) {
 	}
 	line := "break-even α\t"
 	for _, b := range r.BreakEven {
-		if math.IsNaN(b) {
+		if b == nil {
 			line += "never\t"
 		} else {
-			line += fmt.Sprintf("%.2f\t", b)
+			line += fmt.Sprintf("%.2f\t", *b)
 		}
 	}
 	fmt.Fprintln(tw, line)
