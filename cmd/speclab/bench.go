@@ -25,8 +25,8 @@ type benchReport struct {
 	RollbackMs float64     `json:"rollback_ms"` // dropping a KV tail, or saving and restoring a state checkpoint
 	Rollback   string      `json:"rollback"`    // "kv" or "checkpoint"
 	DraftMs    float64     `json:"draft_ms,omitempty"`
-	C          float64     `json:"c,omitempty"` // draft step / target step
-	BreakEven  []float64   `json:"break_even_alpha,omitempty"`
+	C          float64     `json:"c,omitempty"`                // draft step / target step
+	BreakEven  []*float64  `json:"break_even_alpha,omitempty"` // null: no acceptance rate breaks even
 	Alphas     []float64   `json:"alphas,omitempty"`
 	Predicted  [][]float64 `json:"predicted_speedup,omitempty"` // [alpha][gamma-1]
 }
