@@ -48,10 +48,12 @@ type Sampling struct {
 
 // Context are the model and context settings, as llama-server names them.
 type Context struct {
-	CtxSize   int    `yaml:"ctx_size" json:"ctx_size"`     // -c; 0: the model's training context
-	Threads   int    `yaml:"threads" json:"threads"`       // -t; 0: speclab's default
-	GPULayers int    `yaml:"gpu_layers" json:"gpu_layers"` // -ngl
-	FlashAttn string `yaml:"flash_attn" json:"flash_attn"` // on, off, auto
+	CtxSize   int `yaml:"ctx_size" json:"ctx_size"`     // -c; 0: the model's training context
+	Threads   int `yaml:"threads" json:"threads"`       // -t; 0: speclab's default
+	GPULayers int `yaml:"gpu_layers" json:"gpu_layers"` // -ngl
+	// GPULayersDraft is -ngld: layers of the draft offloaded (nil: as GPULayers).
+	GPULayersDraft *int   `yaml:"gpu_layers_draft,omitempty" json:"gpu_layers_draft,omitempty"`
+	FlashAttn      string `yaml:"flash_attn" json:"flash_attn"` // on, off, auto
 }
 
 // Configuration is one speculative set-up.

@@ -277,7 +277,11 @@ func (r *Runner) load() (*env, error) {
 		return nil, err
 	}
 	if x.Draft != "" {
-		if e.draft, err = r.Lib.LoadModel(x.Draft, mp); err != nil {
+		dmp := mp
+		if x.Context.GPULayersDraft != nil {
+			dmp.GPULayers = *x.Context.GPULayersDraft
+		}
+		if e.draft, err = r.Lib.LoadModel(x.Draft, dmp); err != nil {
 			e.close()
 			return nil, fmt.Errorf("draft: %w", err)
 		}

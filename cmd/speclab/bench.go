@@ -99,7 +99,11 @@ Examples:
 				r.VerifyCost = append(r.VerifyCost, v/r.VerifyMs[0])
 			}
 			if r.Draft != "" {
-				draft, err := lib.LoadModel(r.Draft, mp)
+				dmp := mp
+				if dmp.GPULayers, err = draftLayers(c); err != nil {
+					return err
+				}
+				draft, err := lib.LoadModel(r.Draft, dmp)
 				if err != nil {
 					return fmt.Errorf("draft: %w", err)
 				}

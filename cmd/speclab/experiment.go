@@ -100,7 +100,8 @@ func reproduceCommand() *cli.Command {
 		&cli.Uint64Flag{Name: "seed", Usage: "sampling seed", Value: 1},
 		&cli.IntFlag{Name: "ctx-size", Aliases: []string{"c"}, Usage: "context size (0: the model's)"},
 		&cli.IntFlag{Name: "threads", Aliases: []string{"t"}, Usage: "CPU threads (0: speclab's default)"},
-		&cli.IntFlag{Name: "gpu-layers", Aliases: []string{"ngl"}, Usage: "layers offloaded to the GPU"},
+		&cli.IntFlag{Name: "gpu-layers", Aliases: []string{"ngl"}, Usage: "layers of the target offloaded to the GPU (-1 or 999: all)"},
+		&cli.StringFlag{Name: "gpu-layers-draft", Aliases: []string{"ngld"}, Usage: "layers of the draft offloaded (default: as --gpu-layers; 0 keeps the draft on the CPU)"},
 	)
 	return &cli.Command{
 		Name:  "reproduce",
@@ -133,6 +134,13 @@ Examples:
 				Context: experiments.Context{CtxSize: c.Int("ctx-size"), Threads: c.Int("threads"),
 					GPULayers: c.Int("gpu-layers"), FlashAttn: "auto"},
 				Configs: experiments.SeedConfigs(),
+			}
+			dl, err := draftLayers(c)
+			if err != nil {
+				return err
+			}
+			if c.IsSet("gpu-layers-draft") {
+				exp.Context.GPULayersDraft = &dl
 			}
 			if exp.Target == "" {
 				t, d, note, err := defaultModels(c)

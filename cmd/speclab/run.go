@@ -9,6 +9,7 @@ import (
 	"os/signal"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/urfave/cli/v2"
@@ -27,7 +28,8 @@ func modelFlags() []cli.Flag {
 		&cli.StringFlag{Name: "draft", Aliases: []string{"md", "spec-draft-model"}, Usage: "draft model (GGUF) for --spec-type draft-simple"},
 		&cli.IntFlag{Name: "ctx-size", Aliases: []string{"c"}, Usage: "context size in tokens (0: the model's training context)"},
 		&cli.IntFlag{Name: "threads", Aliases: []string{"t"}, Usage: "CPU threads (0: all cores)"},
-		&cli.IntFlag{Name: "gpu-layers", Aliases: []string{"ngl", "n-gpu-layers"}, Usage: "layers to offload to the GPU (-1: all)"},
+		&cli.IntFlag{Name: "gpu-layers", Aliases: []string{"ngl", "n-gpu-layers"}, Usage: "layers of the target to offload to the GPU (-1 or 999: all)"},
+		&cli.StringFlag{Name: "gpu-layers-draft", Aliases: []string{"ngld", "n-gpu-layers-draft"}, Usage: "layers of the draft model to offload (default: as --gpu-layers; 0 keeps the draft on the CPU)"},
 		&cli.StringFlag{Name: "flash-attn", Aliases: []string{"fa"}, Usage: "flash attention: on, off or auto", Value: "auto"},
 	}
 }
@@ -195,7 +197,11 @@ func openSession(c *cli.Context) (*session, error) {
 		return nil, err
 	}
 	if d := c.String("draft"); d != "" && slices.Contains(s.types, "draft-simple") {
-		if s.draft, err = lib.LoadModel(d, mp); err != nil {
+		dmp := mp
+		if dmp.GPULayers, err = draftLayers(c); err != nil {
+			return nil, err
+		}
+		if s.draft, err = lib.LoadModel(d, dmp); err != nil {
 			return nil, fmt.Errorf("draft: %w", err)
 		}
 		dp := cp
@@ -220,6 +226,19 @@ func openSession(c *cli.Context) (*session, error) {
 	s.refusal = drafts.RefusalOf(s.prop)
 	ok = true
 	return s, nil
+}
+
+// draftLayers is --gpu-layers-draft, defaulting to --gpu-layers.
+func draftLayers(c *cli.Context) (int, error) {
+	v := c.String("gpu-layers-draft")
+	if v == "" {
+		return c.Int("gpu-layers"), nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil {
+		return 0, usagef("--gpu-layers-draft %q: want a number of layers", v)
+	}
+	return n, nil
 }
 
 // loopConfig reads the loop's settings and names the policy.
