@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"slices"
 	"time"
 	"unsafe"
 )
@@ -355,3 +356,30 @@ func (c *Context) Perf() Perf {
 
 // ResetPerf zeroes the perf counters.
 func (c *Context) ResetPerf() { c.model.lib.c.llamaPerfCtxReset(c.ptr) }
+
+// Warmup decodes throw-away batches of 1..maxBatch tokens and one of a
+// prompt's size, then empties the memory. GPU backends build their kernels
+// (Vulkan pipelines, CUDA graphs) on first use of each shape: seconds that
+// would otherwise land in the first measurements.
+func (c *Context) Warmup(maxBatch int) error {
+	tok := Token(0)
+	if b := c.model.Info.BOS; b >= 0 {
+		tok = b
+	}
+	sizes := []int{min(32, c.nBatch, c.nCtx)}
+	for b := 1; b <= maxBatch && b <= c.nBatch && b <= c.nCtx; b++ {
+		sizes = append(sizes, b)
+	}
+	buf := make([]Token, slices.Max(sizes))
+	for i := range buf {
+		buf[i] = tok
+	}
+	defer c.ClearMemory()
+	for _, n := range sizes {
+		c.ClearMemory()
+		if err := c.Decode(buf[:n], 0, 0, LogitsAll); err != nil {
+			return fmt.Errorf("warm-up: %w", err)
+		}
+	}
+	return nil
+}

@@ -342,3 +342,18 @@ func TestLongPromptSplits(t *testing.T) {
 		t.Errorf("perf counters read zero: %+v", p)
 	}
 }
+
+func TestWarmupLeavesMemoryEmpty(t *testing.T) {
+	m := load(t, testenv.Models(t, gguf.TypeQ8_0).Target)
+	c := newCtx(t, m, 64)
+	if err := c.Warmup(9); err != nil {
+		t.Fatal(err)
+	}
+	if got := c.PosMax(0); got != -1 {
+		t.Fatalf("after warm-up PosMax = %d, want -1 (empty)", got)
+	}
+	toks := tokens(t, m, prompt)
+	if err := c.Decode(toks[:8], 0, 0, engine.LogitsLast); err != nil {
+		t.Fatalf("decode after warm-up: %v", err)
+	}
+}

@@ -276,6 +276,12 @@ func (r *Runner) load() (*env, error) {
 		e.close()
 		return nil, err
 	}
+	// GPU backends build kernels on first use of a batch shape; do it
+	// before the first cell is timed.
+	if err := e.tctx.Warmup(9); err != nil {
+		e.close()
+		return nil, err
+	}
 	if x.Draft != "" {
 		dmp := mp
 		if x.Context.GPULayersDraft != nil {
@@ -288,6 +294,10 @@ func (r *Runner) load() (*env, error) {
 		dp := cp
 		dp.NCtx = e.tctx.NCtx()
 		if e.dctx, err = e.draft.NewContext(dp); err != nil {
+			e.close()
+			return nil, err
+		}
+		if err := e.dctx.Warmup(1); err != nil {
 			e.close()
 			return nil, err
 		}

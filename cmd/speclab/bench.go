@@ -135,6 +135,9 @@ func measureTarget(m *engine.Model, cp engine.ContextParams, maxB, reps int) ([]
 		return nil, 0, false, err
 	}
 	defer ctx.Close()
+	if err := ctx.Warmup(maxB); err != nil {
+		return nil, 0, false, err
+	}
 	drop, err := m.CanRemoveTail()
 	if err != nil {
 		return nil, 0, false, err

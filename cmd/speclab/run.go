@@ -196,6 +196,9 @@ func openSession(c *cli.Context) (*session, error) {
 	if s.tg, err = spec.NewTarget(s.tctx); err != nil {
 		return nil, err
 	}
+	if err := s.tctx.Warmup(warmBatch); err != nil {
+		return nil, err
+	}
 	if d := c.String("draft"); d != "" && slices.Contains(s.types, "draft-simple") {
 		dmp := mp
 		if dmp.GPULayers, err = draftLayers(c); err != nil {
@@ -207,6 +210,9 @@ func openSession(c *cli.Context) (*session, error) {
 		dp := cp
 		dp.NCtx = s.tctx.NCtx()
 		if s.dctx, err = s.draft.NewContext(dp); err != nil {
+			return nil, err
+		}
+		if err := s.dctx.Warmup(1); err != nil {
 			return nil, err
 		}
 	}
@@ -227,6 +233,10 @@ func openSession(c *cli.Context) (*session, error) {
 	ok = true
 	return s, nil
 }
+
+// warmBatch is the largest verify batch warmed up before measuring (n_max
+// up to 8): GPU backends build kernels on first use of a shape.
+const warmBatch = 9
 
 // draftLayers is --gpu-layers-draft, defaulting to --gpu-layers.
 func draftLayers(c *cli.Context) (int, error) {
