@@ -357,18 +357,24 @@ func (c *Context) Perf() Perf {
 // ResetPerf zeroes the perf counters.
 func (c *Context) ResetPerf() { c.model.lib.c.llamaPerfCtxReset(c.ptr) }
 
-// Warmup decodes throw-away batches of 1..maxBatch tokens and one of a
-// prompt's size, then empties the memory. GPU backends build their kernels
-// (Vulkan pipelines, CUDA graphs) on first use of each shape: seconds that
-// would otherwise land in the first measurements.
+// Warmup decodes throw-away batches of every size 1..9 and of 16, 24, 32
+// and 49 tokens (up to maxBatch, NBatch and NCtx), then empties the memory.
+// GPU backends build their kernels (Vulkan pipelines, CUDA graphs) on first
+// use of a shape: seconds that would otherwise land in the first
+// measurements. 49 covers llama.cpp's n-gram drafts of m = 48.
 func (c *Context) Warmup(maxBatch int) error {
 	tok := Token(0)
 	if b := c.model.Info.BOS; b >= 0 {
 		tok = b
 	}
-	sizes := []int{min(32, c.nBatch, c.nCtx)}
-	for b := 1; b <= maxBatch && b <= c.nBatch && b <= c.nCtx; b++ {
-		sizes = append(sizes, b)
+	var sizes []int
+	for _, b := range []int{32, 1, 2, 3, 4, 5, 6, 7, 8, 9, 16, 24, 49} {
+		if b <= maxBatch && b <= c.nBatch && b <= c.nCtx {
+			sizes = append(sizes, b)
+		}
+	}
+	if len(sizes) == 0 {
+		return nil
 	}
 	buf := make([]Token, slices.Max(sizes))
 	for i := range buf {

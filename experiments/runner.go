@@ -278,7 +278,7 @@ func (r *Runner) load() (*env, error) {
 	}
 	// GPU backends build kernels on first use of a batch shape; do it
 	// before the first cell is timed.
-	if err := e.tctx.Warmup(9); err != nil {
+	if err := e.tctx.Warmup(49); err != nil {
 		e.close()
 		return nil, err
 	}
@@ -297,7 +297,7 @@ func (r *Runner) load() (*env, error) {
 			e.close()
 			return nil, err
 		}
-		if err := e.dctx.Warmup(1); err != nil {
+		if err := e.dctx.Warmup(32); err != nil {
 			e.close()
 			return nil, err
 		}

@@ -157,10 +157,11 @@ func measureTarget(m *engine.Model, cp engine.ContextParams, maxB, reps int) ([]
 		batch[i] = prompt[(i+1)%len(prompt)]
 	}
 	var rollback []float64
-	out := make([]float64, maxB)
-	for b := 1; b <= maxB; b++ {
-		var ts []float64
-		for range reps + 1 { // the first is a warm-up
+	ts := make([][]float64, maxB)
+	// Sizes are interleaved within each repetition, so that a GPU's clock
+	// ramping up (or a neighbour's load) affects every size alike.
+	for range reps {
+		for b := 1; b <= maxB; b++ {
 			var save time.Duration
 			if !drop {
 				ts := time.Now()
@@ -173,7 +174,7 @@ func measureTarget(m *engine.Model, cp engine.ContextParams, maxB, reps int) ([]
 			if err := ctx.Decode(batch[:b], pos, 0, engine.LogitsAll); err != nil {
 				return nil, 0, false, err
 			}
-			ts = append(ts, ms(time.Since(t0)))
+			ts[b-1] = append(ts[b-1], ms(time.Since(t0)))
 			t1 := time.Now()
 			if drop {
 				ctx.RemoveTail(0, pos)
@@ -182,7 +183,10 @@ func measureTarget(m *engine.Model, cp engine.ContextParams, maxB, reps int) ([]
 			}
 			rollback = append(rollback, ms(save+time.Since(t1)))
 		}
-		out[b-1] = median(ts[1:])
+	}
+	out := make([]float64, maxB)
+	for b := range out {
+		out[b] = median(ts[b])
 	}
 	return out, median(rollback), drop, nil
 }

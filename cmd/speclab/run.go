@@ -212,7 +212,7 @@ func openSession(c *cli.Context) (*session, error) {
 		if s.dctx, err = s.draft.NewContext(dp); err != nil {
 			return nil, err
 		}
-		if err := s.dctx.Warmup(1); err != nil {
+		if err := s.dctx.Warmup(32); err != nil {
 			return nil, err
 		}
 	}
@@ -234,9 +234,10 @@ func openSession(c *cli.Context) (*session, error) {
 	return s, nil
 }
 
-// warmBatch is the largest verify batch warmed up before measuring (n_max
-// up to 8): GPU backends build kernels on first use of a shape.
-const warmBatch = 9
+// warmBatch is the largest verify batch warmed up before measuring (an
+// n-gram draft of m = 48 and its last token): GPU backends build kernels on
+// first use of a shape.
+const warmBatch = 49
 
 // draftLayers is --gpu-layers-draft, defaulting to --gpu-layers.
 func draftLayers(c *cli.Context) (int, error) {
