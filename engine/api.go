@@ -200,23 +200,35 @@ func bindAPI(h uintptr, a *api) error {
 // 56-byte struct passed by value: the System V ABI puts such a struct on the
 // stack and leaves the integer registers after ctx unused, so the six
 // register words are ctx and five zeros and the struct's seven words follow.
-func (a *api) decode(ctx uintptr, b *cBatch) int32 {
+//
+// The argument words go through args, a buffer owned by the caller (a
+// Context): SyscallN's variadic slice escapes, and building it afresh would
+// allocate on every token.
+func (a *api) decode(args *callArgs, ctx uintptr, b *cBatch) int32 {
 	w := (*[7]uintptr)(unsafe.Pointer(b))
-	r, _, _ := purego.SyscallN(a.symDecode, ctx, 0, 0, 0, 0, 0, w[0], w[1], w[2], w[3], w[4], w[5], w[6])
+	args[0] = ctx
+	clear(args[1:6])
+	copy(args[6:13], w[:])
+	r, _, _ := purego.SyscallN(a.symDecode, args[:13]...)
 	return int32(r)
 }
 
 // logitsIth is llama_get_logits_ith(ctx, i) through SyscallN.
-func (a *api) logitsIth(ctx uintptr, i int32) unsafe.Pointer {
-	r, _, _ := purego.SyscallN(a.symLogitsIth, ctx, uintptr(uint32(i)))
+func (a *api) logitsIth(args *callArgs, ctx uintptr, i int32) unsafe.Pointer {
+	args[0], args[1] = ctx, uintptr(uint32(i))
+	r, _, _ := purego.SyscallN(a.symLogitsIth, args[:2]...)
 	return *(*unsafe.Pointer)(unsafe.Pointer(&r))
 }
 
 // seqRm is llama_memory_seq_rm(mem, seq, p0, p1) through SyscallN.
-func (a *api) seqRm(mem uintptr, seq, p0, p1 int32) bool {
-	r, _, _ := purego.SyscallN(a.symSeqRm, mem, uintptr(uint32(seq)), uintptr(uint32(p0)), uintptr(uint32(p1)))
+func (a *api) seqRm(args *callArgs, mem uintptr, seq, p0, p1 int32) bool {
+	args[0], args[1], args[2], args[3] = mem, uintptr(uint32(seq)), uintptr(uint32(p0)), uintptr(uint32(p1))
+	r, _, _ := purego.SyscallN(a.symSeqRm, args[:4]...)
 	return r&0xff != 0
 }
+
+// callArgs holds the argument words of one SyscallN call.
+type callArgs [13]uintptr
 
 // hasSymbol reports whether the library exports name.
 func hasSymbol(h uintptr, name string) bool {

@@ -76,6 +76,7 @@ type Context struct {
 	bLogits  []int8
 	lastBase int // index in the last Decode's tokens of the last chunk's first token
 	lastN    int // tokens in the last Decode call
+	args     callArgs
 }
 
 // NewContext creates an inference context.
@@ -216,7 +217,7 @@ func (c *Context) decode(tokens []Token, pos, seq int, want func(int) bool) erro
 	c.lastN = len(tokens)
 	for base := 0; base < len(tokens); base += c.nBatch {
 		n := c.fill(tokens, base, pos, seq, want)
-		rc := c.model.lib.c.decode(c.ptr, &c.batch)
+		rc := c.model.lib.c.decode(&c.args, c.ptr, &c.batch)
 		switch {
 		case rc == 0:
 		case rc == 1:
@@ -261,7 +262,7 @@ func (c *Context) Logits(i int) []float32 {
 	if i < 0 || j < 0 || i >= c.lastN || c.bLogits[j] == 0 {
 		return nil
 	}
-	p := c.model.lib.c.logitsIth(c.ptr, int32(j))
+	p := c.model.lib.c.logitsIth(&c.args, c.ptr, int32(j))
 	if p == nil {
 		return nil
 	}
@@ -272,7 +273,7 @@ func (c *Context) Logits(i int) []float32 {
 // returns false when the memory cannot drop a partial tail (recurrent and
 // hybrid models); the memory is then unchanged.
 func (c *Context) RemoveTail(seq, from int) bool {
-	return c.model.lib.c.seqRm(c.mem, int32(seq), int32(from), -1)
+	return c.model.lib.c.seqRm(&c.args, c.mem, int32(seq), int32(from), -1)
 }
 
 // RemoveSeq removes all of sequence seq (seq < 0: every sequence). Removing

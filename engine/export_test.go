@@ -17,6 +17,7 @@ func GoSideOfDecode(c *Context, tok Token, pos int) uintptr {
 		return 0
 	}
 	c.fill(toks[:], 0, pos, 0, func(int) bool { return true })
-	r, _, _ := purego.SyscallN(trivialSym, c.ptr, 0, 0, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7)
+	c.args[0] = c.ptr
+	r, _, _ := purego.SyscallN(trivialSym, c.args[:13]...)
 	return r
 }
