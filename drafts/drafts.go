@@ -64,6 +64,8 @@ type Request struct {
 }
 
 // Draft is a proposal. Tokens empty means no draft, and Reason says why.
+// Its slices may be the proposer's own buffers: they are valid until the
+// proposer's next Draft call.
 type Draft struct {
 	Tokens []Token
 	// Q holds, per drafted token, the proposer's probability of that token

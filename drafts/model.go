@@ -37,6 +37,10 @@ type DraftModel struct {
 	seed    uint64
 	greedy  sample.Params
 	d       sample.Dist
+
+	// buffers reused across Draft calls
+	toks, one []Token
+	q, ent    []float32
 }
 
 // NewDraftModel checks llama.cpp's vocabulary rules between target and the
@@ -52,7 +56,7 @@ func NewDraftModel(target Vocab, ctx *engine.Context, seed uint64) (*DraftModel,
 		return nil, fmt.Errorf("draft model: %w", err)
 	}
 	m := &DraftModel{ctx: ctx, canDrop: ok, seed: seed,
-		greedy: sample.Params{Temp: 1, TopK: draftTopK}}
+		greedy: sample.Params{Temp: 1, TopK: draftTopK}, one: make([]Token, 1)}
 	m.Reset()
 	return m, nil
 }
@@ -86,7 +90,10 @@ func (m *DraftModel) Draft(req Request) (Draft, error) {
 	if err := m.sync(h); err != nil {
 		return Draft{}, err
 	}
-	var d Draft
+	// The draft's slices reuse the proposer's buffers (valid until the next
+	// Draft call): no allocation per step.
+	d := Draft{Tokens: m.toks[:0], Q: m.q[:0], Entropy: m.ent[:0]}
+	defer func() { m.toks, m.q, m.ent = d.Tokens, d.Q, d.Entropy }()
 	params, rng := m.greedy, m.rng
 	if req.Sample {
 		params = req.Sampling
@@ -120,7 +127,8 @@ func (m *DraftModel) Draft(req Request) (Draft, error) {
 		if i+1 == req.NMax {
 			break
 		}
-		if err := m.ctx.Decode([]Token{tok}, len(m.past), 0, engine.LogitsLast); err != nil {
+		m.one[0] = tok
+		if err := m.ctx.Decode(m.one[:], len(m.past), 0, engine.LogitsLast); err != nil {
 			return Draft{}, fmt.Errorf("draft-simple: %w", err)
 		}
 		m.past = append(m.past, tok)
