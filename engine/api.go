@@ -2,9 +2,13 @@ package engine
 
 import (
 	"fmt"
+	"reflect"
+	"strings"
 	"unsafe"
 
 	"github.com/ebitengine/purego"
+
+	"github.com/speclab/speclab/engine/releases"
 )
 
 // api holds the C functions of libllama and libggml that the engine calls.
@@ -17,8 +21,6 @@ type api struct {
 	llamaLogSet           func(cb uintptr, ud uintptr)
 	llamaPrintSystemInfo  func() string
 	llamaSupportsGPU      func() bool
-	llamaModelDefaults    func() cModelParams
-	llamaContextDefaults  func() cContextParams
 	ggmlLoadAllFromPath   func(dir string)
 	ggmlBackendRegCount   func() uint64
 	ggmlBackendRegGet     func(i uint64) uintptr
@@ -29,7 +31,6 @@ type api struct {
 	ggmlBackendDevDesc    func(dev uintptr) string
 	ggmlBackendDevType    func(dev uintptr) int32
 	ggmlBackendDevMemory  func(dev uintptr, free, total *uint64)
-	llamaModelLoad        func(path string, p cModelParams) uintptr
 	llamaModelFree        func(m uintptr)
 	llamaModelGetVocab    func(m uintptr) uintptr
 	llamaModelDesc        func(m uintptr, buf *byte, n uint64) int32
@@ -50,23 +51,22 @@ type api struct {
 	llamaModelMetaValIdx  func(m uintptr, i int32, buf *byte, n uint64) int32
 
 	// vocabulary
-	llamaVocabType     func(v uintptr) int32
-	llamaVocabNTokens  func(v uintptr) int32
-	llamaVocabGetText  func(v uintptr, t int32) string
-	llamaVocabGetAttr  func(v uintptr, t int32) int32
-	llamaVocabIsEOG    func(v uintptr, t int32) bool
-	llamaVocabIsCtrl   func(v uintptr, t int32) bool
-	llamaVocabBOS      func(v uintptr) int32
-	llamaVocabEOS      func(v uintptr) int32
-	llamaVocabEOT      func(v uintptr) int32
-	llamaVocabNL       func(v uintptr) int32
-	llamaVocabPad      func(v uintptr) int32
-	llamaVocabAddBOS   func(v uintptr) bool
-	llamaVocabAddEOS   func(v uintptr) bool
-	llamaTokenize      func(v uintptr, text unsafe.Pointer, n int32, out unsafe.Pointer, max int32, addSpecial, parseSpecial bool) int32
-	llamaTokenToPiece  func(v uintptr, t int32, buf unsafe.Pointer, n int32, lstrip int32, special bool) int32
-	llamaDetokenize    func(v uintptr, toks unsafe.Pointer, n int32, buf unsafe.Pointer, max int32, removeSpecial, unparseSpecial bool) int32
-	llamaInitFromModel func(m uintptr, p cContextParams) uintptr
+	llamaVocabType    func(v uintptr) int32
+	llamaVocabNTokens func(v uintptr) int32
+	llamaVocabGetText func(v uintptr, t int32) string
+	llamaVocabGetAttr func(v uintptr, t int32) int32
+	llamaVocabIsEOG   func(v uintptr, t int32) bool
+	llamaVocabIsCtrl  func(v uintptr, t int32) bool
+	llamaVocabBOS     func(v uintptr) int32
+	llamaVocabEOS     func(v uintptr) int32
+	llamaVocabEOT     func(v uintptr) int32
+	llamaVocabNL      func(v uintptr) int32
+	llamaVocabPad     func(v uintptr) int32
+	llamaVocabAddBOS  func(v uintptr) bool
+	llamaVocabAddEOS  func(v uintptr) bool
+	llamaTokenize     func(v uintptr, text unsafe.Pointer, n int32, out unsafe.Pointer, max int32, addSpecial, parseSpecial bool) int32
+	llamaTokenToPiece func(v uintptr, t int32, buf unsafe.Pointer, n int32, lstrip int32, special bool) int32
+	llamaDetokenize   func(v uintptr, toks unsafe.Pointer, n int32, buf unsafe.Pointer, max int32, removeSpecial, unparseSpecial bool) int32
 
 	// context
 	llamaFree         func(c uintptr)
@@ -96,12 +96,19 @@ type api struct {
 	// are called with purego.SyscallN, about 120 ns a call against 540 ns
 	// through the reflective wrappers above (measured on the CI machine).
 	symDecode, symLogitsIth, symSeqRm uintptr
+
+	// Functions that take or return a parameter struct by value, whose
+	// layout is known only at run time (see callWithStruct).
+	symModelDefaults, symContextDefaults, symModelLoad, symInitFromModel uintptr
 }
 
-// bindAPI resolves every function of a against the library handle. A missing
-// symbol is an error naming it: such a library is not a libllama this engine
-// can drive.
-func bindAPI(h uintptr, a *api) error {
+// bindAPI resolves every function of a against the library handle and
+// checks each llama_* function's ABI signature against abi, the library's
+// llama.h: the signature speclab calls is read off the Go function type (or
+// stated, for the calls made through SyscallN). A missing symbol, or one the
+// header declares differently, is an error naming it. llama_version is the
+// one optional function (absent before v0.4.0).
+func bindAPI(h uintptr, a *api, abi *releases.ABI) error {
 	table := []struct {
 		fn   any
 		name string
@@ -112,8 +119,6 @@ func bindAPI(h uintptr, a *api) error {
 		{&a.llamaLogSet, "llama_log_set"},
 		{&a.llamaPrintSystemInfo, "llama_print_system_info"},
 		{&a.llamaSupportsGPU, "llama_supports_gpu_offload"},
-		{&a.llamaModelDefaults, "llama_model_default_params"},
-		{&a.llamaContextDefaults, "llama_context_default_params"},
 		{&a.ggmlLoadAllFromPath, "ggml_backend_load_all_from_path"},
 		{&a.ggmlBackendRegCount, "ggml_backend_reg_count"},
 		{&a.ggmlBackendRegGet, "ggml_backend_reg_get"},
@@ -124,7 +129,6 @@ func bindAPI(h uintptr, a *api) error {
 		{&a.ggmlBackendDevDesc, "ggml_backend_dev_description"},
 		{&a.ggmlBackendDevType, "ggml_backend_dev_type"},
 		{&a.ggmlBackendDevMemory, "ggml_backend_dev_memory"},
-		{&a.llamaModelLoad, "llama_model_load_from_file"},
 		{&a.llamaModelFree, "llama_model_free"},
 		{&a.llamaModelGetVocab, "llama_model_get_vocab"},
 		{&a.llamaModelDesc, "llama_model_desc"},
@@ -159,7 +163,6 @@ func bindAPI(h uintptr, a *api) error {
 		{&a.llamaTokenize, "llama_tokenize"},
 		{&a.llamaTokenToPiece, "llama_token_to_piece"},
 		{&a.llamaDetokenize, "llama_detokenize"},
-		{&a.llamaInitFromModel, "llama_init_from_model"},
 		{&a.llamaFree, "llama_free"},
 		{&a.llamaNCtx, "llama_n_ctx"},
 		{&a.llamaNBatch, "llama_n_batch"},
@@ -186,14 +189,90 @@ func bindAPI(h uintptr, a *api) error {
 	for _, e := range table {
 		sym, err := purego.Dlsym(h, e.name)
 		if err != nil || sym == 0 {
+			if e.name == "llama_version" {
+				continue
+			}
 			return fmt.Errorf("symbol %s not found: %w", e.name, ErrWrongLibrary)
+		}
+		_, declared := abi.Functions[e.name]
+		if strings.HasPrefix(e.name, "llama_") && (declared || e.name != "llama_version") {
+			if err := checkSignature(abi, e.name, goABI(reflect.TypeOf(e.fn).Elem())); err != nil {
+				return err
+			}
 		}
 		purego.RegisterFunc(e.fn, sym)
 	}
-	a.symDecode, _ = purego.Dlsym(h, "llama_decode")
-	a.symLogitsIth, _ = purego.Dlsym(h, "llama_get_logits_ith")
-	a.symSeqRm, _ = purego.Dlsym(h, "llama_memory_seq_rm")
+	raw := []struct {
+		sym  *uintptr
+		name string
+		abi  string // what speclab passes: structs by value through SyscallN
+	}{
+		{&a.symDecode, "llama_decode", "i32(ptr,struct llama_batch)"},
+		{&a.symLogitsIth, "llama_get_logits_ith", "ptr(ptr,i32)"},
+		{&a.symSeqRm, "llama_memory_seq_rm", "bool(ptr,i32,i32,i32)"},
+		{&a.symModelDefaults, "llama_model_default_params", "struct llama_model_params()"},
+		{&a.symContextDefaults, "llama_context_default_params", "struct llama_context_params()"},
+		{&a.symModelLoad, "llama_model_load_from_file", "ptr(ptr,struct llama_model_params)"},
+		{&a.symInitFromModel, "llama_init_from_model", "ptr(ptr,struct llama_context_params)"},
+	}
+	for _, e := range raw {
+		sym, err := purego.Dlsym(h, e.name)
+		if err != nil || sym == 0 {
+			return fmt.Errorf("symbol %s not found: %w", e.name, ErrWrongLibrary)
+		}
+		if err := checkSignature(abi, e.name, e.abi); err != nil {
+			return err
+		}
+		*e.sym = sym
+	}
 	return nil
+}
+
+// checkSignature compares the ABI speclab calls name with to the header's.
+func checkSignature(abi *releases.ABI, name, want string) error {
+	got, ok := abi.Functions[name]
+	if !ok {
+		return fmt.Errorf("%s does not declare %s, which speclab calls: %w", abi.Source, name, ErrUnknownBuild)
+	}
+	if got != want {
+		return fmt.Errorf("%s declares %s as %s, speclab calls it as %s: %w", abi.Source, name, got, want, ErrUnknownBuild)
+	}
+	return nil
+}
+
+// goABI renders a Go function type in llamah's ABI classes.
+func goABI(t reflect.Type) string {
+	class := func(t reflect.Type, result bool) string {
+		switch t.Kind() {
+		case reflect.Uintptr, reflect.UnsafePointer, reflect.Pointer, reflect.String:
+			return "ptr"
+		case reflect.Bool:
+			return "bool"
+		case reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+			return fmt.Sprintf("i%d", t.Size()*8)
+		case reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+			return fmt.Sprintf("u%d", t.Size()*8)
+		case reflect.Float32, reflect.Float64:
+			return fmt.Sprintf("f%d", t.Size()*8)
+		case reflect.Struct:
+			switch t {
+			case reflect.TypeFor[cBatch]():
+				return "struct llama_batch"
+			case reflect.TypeFor[cPerfContextData]():
+				return "struct llama_perf_context_data"
+			}
+		}
+		return "?" + t.String()
+	}
+	var parts []string
+	for i := range t.NumIn() {
+		parts = append(parts, class(t.In(i), false))
+	}
+	res := "void"
+	if t.NumOut() == 1 {
+		res = class(t.Out(0), true)
+	}
+	return res + "(" + strings.Join(parts, ",") + ")"
 }
 
 // decode is llama_decode(ctx, batch) through SyscallN. The batch is a

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"runtime"
 	"slices"
+	"strconv"
 	"time"
 	"unsafe"
 )
@@ -82,25 +83,26 @@ type Context struct {
 // NewContext creates an inference context.
 func (m *Model) NewContext(p ContextParams) (*Context, error) {
 	l := m.lib
-	cp := l.ctxDefault
 	if p.NCtx < 0 || p.NBatch < 0 || p.NUBatch < 0 || p.NSeqMax < 0 || p.Threads < 0 || p.ThreadsBatch < 0 {
 		return nil, fmt.Errorf("new context: negative parameter in %+v", p)
 	}
-	cp.NCtx = uint32(p.NCtx)
-	if p.NBatch > 0 {
-		cp.NBatch = uint32(p.NBatch)
+	cp := l.ctxDefault.clone()
+	nBatch, nUBatch := p.NBatch, p.NUBatch
+	if nBatch == 0 {
+		nBatch = atoi(cp.get("n_batch"))
 	}
-	if p.NCtx > 0 && int(cp.NBatch) > p.NCtx {
-		cp.NBatch = uint32(p.NCtx)
+	if p.NCtx > 0 && nBatch > p.NCtx {
+		nBatch = p.NCtx
 	}
-	if p.NUBatch > 0 {
-		cp.NUBatch = uint32(p.NUBatch)
+	if nUBatch == 0 {
+		nUBatch = atoi(cp.get("n_ubatch"))
 	}
-	if cp.NUBatch > cp.NBatch {
-		cp.NUBatch = cp.NBatch
-	}
+	nUBatch = min(nUBatch, nBatch)
+	cp.set("n_ctx", p.NCtx)
+	cp.set("n_batch", nBatch)
+	cp.set("n_ubatch", nUBatch)
 	if p.NSeqMax > 0 {
-		cp.NSeqMax = uint32(p.NSeqMax)
+		cp.set("n_seq_max", p.NSeqMax)
 	}
 	threads := p.Threads
 	if threads == 0 {
@@ -110,18 +112,19 @@ func (m *Model) NewContext(p ContextParams) (*Context, error) {
 	if tb == 0 {
 		tb = threads
 	}
-	cp.NThreads, cp.NThreadsBatch = int32(threads), int32(tb)
+	cp.set("n_threads", threads)
+	cp.set("n_threads_batch", tb)
 	switch p.FlashAttn {
 	case FlashAttnOn:
-		cp.FlashAttnType = 1
+		cp.set("flash_attn_type", 1)
 	case FlashAttnOff:
-		cp.FlashAttnType = 0
+		cp.set("flash_attn_type", 0)
 	default:
-		cp.FlashAttnType = -1
+		cp.set("flash_attn_type", -1)
 	}
-	cp.NoPerf = p.NoPerf
+	cp.set("no_perf", p.NoPerf)
 	takeRecentLog()
-	ptr := l.c.llamaInitFromModel(m.ptr, cp)
+	ptr := callWithStruct(l.c.symInitFromModel, cp, m.ptr)
 	if ptr == 0 {
 		return nil, fmt.Errorf("new context for %s: llama_init_from_model failed: %s", m.Info.Path, takeRecentLog())
 	}
@@ -142,6 +145,13 @@ func (m *Model) NewContext(p ContextParams) (*Context, error) {
 	c.bSeq = unsafe.Slice((**int32)(c.batch.SeqID), n)
 	c.bLogits = unsafe.Slice((*int8)(c.batch.Logits), n)
 	return c, nil
+}
+
+// atoi reads a default the library returned (cStruct.get renders integers
+// in decimal).
+func atoi(s string) int {
+	n, _ := strconv.Atoi(s)
+	return n
 }
 
 // Close frees the context and its batch.

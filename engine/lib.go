@@ -11,6 +11,7 @@ import (
 	"github.com/ebitengine/purego"
 
 	"github.com/speclab/speclab/engine/llamalib"
+	"github.com/speclab/speclab/engine/releases"
 )
 
 // Errors a caller can test with errors.Is.
@@ -28,6 +29,9 @@ var (
 // LibOptions.AllowUnknownBuild.
 const EnvAllowUnknown = "SPECLAB_ALLOW_UNKNOWN_LLAMA"
 
+// EnvHeader names a llama.h, as LibOptions.Header does.
+const EnvHeader = "SPECLAB_LLAMA_H"
+
 // LibOptions says which libllama to load and how.
 type LibOptions struct {
 	// Path is a libllama shared object or the folder holding one, as given
@@ -37,23 +41,42 @@ type LibOptions struct {
 	// CacheDir is where `speclab setup` installs runtimes; empty means the
 	// default (llamalib.DefaultCacheDir).
 	CacheDir string
-	// AllowUnknownBuild loads a libllama whose version speclab does not
-	// know, trusting that its struct layouts equal the pinned build's. The
-	// default-parameter fingerprint is still checked.
+	// Header is the llama.h of the source the library was built from
+	// (--llama-h). Its struct layouts and prototypes are used instead of the
+	// table of known releases. Empty: $SPECLAB_LLAMA_H, then include/llama.h
+	// above the library's folder when the library sits in a build tree,
+	// then the table.
+	Header string
+	// AllowUnknownBuild drives a library that neither the table nor a
+	// header describes with the layouts of the nearest known release. The
+	// default-parameter probe still has to pass.
 	AllowUnknownBuild bool
 }
 
 // Lib is a loaded libllama with its ggml backends. There is at most one per
 // process: libllama and ggml keep global state.
 type Lib struct {
-	Location     llamalib.Location
-	Version      string // llama_version()
-	GGMLVersion  string // ggml_version()
-	KnownBuild   string // where the pinned build comes from; empty if unknown
+	Location    llamalib.Location
+	Version     string // llama_version(); empty for releases without it
+	GGMLVersion string // ggml_version()
+	// KnownBuild names the table entries the library was identified as
+	// ("@node-llama-cpp/linux-x64@3.22.1 (llama.cpp v0.5.0)"); empty when
+	// its layouts come from a header or --allow-unknown-llama.
+	KnownBuild string
+	// Releases are those table entries.
+	Releases []releases.Release
+	// LayoutSource says where the struct layouts come from: "table: <the
+	// package and file of the entry>" or "header <path>".
+	LayoutSource string
+	// IdentifiedBy says how the library was recognised.
+	IdentifiedBy string
+	// Capabilities are the release-dependent features and their fallbacks.
+	Capabilities []Capability
+
 	handle       uintptr
 	c            api
-	modelDefault cModelParams
-	ctxDefault   cContextParams
+	modelDefault cStruct
+	ctxDefault   cStruct
 }
 
 var (
@@ -74,8 +97,11 @@ func Open(opt LibOptions) (*Lib, error) {
 	if loadedLib != nil && sameFile(loadedLib.Location.Lib, loc.Lib) {
 		return loadedLib, nil
 	}
-	allow := opt.AllowUnknownBuild || os.Getenv(EnvAllowUnknown) == "1"
-	l, err := check(loc, allow)
+	if opt.Header == "" {
+		opt.Header = os.Getenv(EnvHeader)
+	}
+	opt.AllowUnknownBuild = opt.AllowUnknownBuild || os.Getenv(EnvAllowUnknown) == "1"
+	l, err := check(loc, opt)
 	if err != nil {
 		return nil, err
 	}
@@ -91,44 +117,74 @@ func Open(opt LibOptions) (*Lib, error) {
 
 // check opens the library and runs the ABI guard without starting it, so
 // that a wrong library is reported as such even when another one is loaded.
-func check(loc llamalib.Location, allowUnknown bool) (*Lib, error) {
+func check(loc llamalib.Location, opt LibOptions) (*Lib, error) {
 	if err := checkELF(loc.Lib); err != nil {
 		return nil, fmt.Errorf("load %s (from %s): %w", loc.Lib, loc.Source, err)
+	}
+	if opt.Header != "" {
+		if _, err := os.Stat(opt.Header); err != nil {
+			return nil, fmt.Errorf("--llama-h: %w", err)
+		}
+	}
+	exported, err := exportedLlama(loc.Lib)
+	if err != nil {
+		return nil, fmt.Errorf("load %s: %w", loc.Lib, err)
+	}
+	if len(exported) == 0 {
+		return nil, fmt.Errorf("load %s: it exports no llama_* function: %w", loc.Lib, ErrWrongLibrary)
 	}
 	h, err := purego.Dlopen(loc.Lib, purego.RTLD_NOW|purego.RTLD_GLOBAL)
 	if err != nil {
 		return nil, fmt.Errorf("load %s (from %s): %v: %w", loc.Lib, loc.Source, err, ErrWrongLibrary)
 	}
 	l := &Lib{Location: loc, handle: h}
-	if !hasSymbol(h, "llama_version") {
-		return nil, fmt.Errorf("load %s: it exports no llama_version, so its build cannot be identified (a llama.cpp older than speclab supports, or not libllama at all): %w", loc.Lib, ErrUnknownBuild)
+	if hasSymbol(h, "llama_version") {
+		var version func() string
+		purego.RegisterLibFunc(&version, h, "llama_version")
+		l.Version = version()
 	}
-	var version func() string
-	purego.RegisterLibFunc(&version, h, "llama_version")
-	l.Version = version()
-	build, known := identify(h, l.Version)
-	if !known && !allowUnknown {
-		return nil, fmt.Errorf("load %s: llama_version %q: %w: speclab knows the C struct layouts of %s only; "+
-			"driving another build could corrupt memory. Use the pinned runtime (`speclab setup`), or, if you "+
-			"are sure this build has the same llama.h, pass --allow-unknown-llama (or %s=1)",
-			loc.Lib, l.Version, ErrUnknownBuild, describeKnown(), EnvAllowUnknown)
+	header := opt.Header
+	if header == "" {
+		header = findHeader(loc.Dir)
 	}
-	if err := bindAPI(h, &l.c); err != nil {
+	src, err := identify(exported, header, l.Version)
+	if err != nil {
 		return nil, fmt.Errorf("load %s: %w", loc.Lib, err)
 	}
-	l.GGMLVersion = l.c.ggmlVersion()
-	if known {
-		if build.ggmlVersion != l.GGMLVersion && !allowUnknown {
-			return nil, fmt.Errorf("load %s: llama_version %q with ggml_version %q (expected %q): %w",
-				loc.Lib, l.Version, l.GGMLVersion, build.ggmlVersion, ErrUnknownBuild)
+	if src == nil {
+		if !opt.AllowUnknownBuild {
+			return nil, unknownBuildError(loc.Lib, l.Version, exported)
 		}
-		l.KnownBuild = build.origin
+		near, d := releases.Nearest(exported)
+		src = &abiSource{abi: near.ABI, how: fmt.Sprintf("--allow-unknown-llama: the nearest known release, %s (%d functions differ)", near, d),
+			defaults: near.ABI.Defaults}
 	}
-	l.modelDefault = l.c.llamaModelDefaults()
-	l.ctxDefault = l.c.llamaContextDefaults()
-	if err := checkDefaults(l.modelDefault, l.ctxDefault); err != nil {
-		return nil, fmt.Errorf("load %s: ABI check failed: %v: %w", loc.Lib, err, ErrUnknownBuild)
+	if err := bindAPI(h, &l.c, src.abi); err != nil {
+		return nil, fmt.Errorf("load %s (layouts from %s): %w", loc.Lib, src.describe(), err)
 	}
+	if err := checkGoStruct("llama_batch", src.abi.Records["llama_batch"]); err != nil {
+		return nil, fmt.Errorf("load %s (layouts from %s): %v: %w", loc.Lib, src.describe(), err, ErrUnknownBuild)
+	}
+	if err := checkGoStruct("llama_perf_context_data", src.abi.Records["llama_perf_context_data"]); err != nil {
+		return nil, fmt.Errorf("load %s (layouts from %s): %v: %w", loc.Lib, src.describe(), err, ErrUnknownBuild)
+	}
+	l.GGMLVersion = l.c.ggmlVersion()
+	if l.modelDefault, err = probeDefaults(l.c.symModelDefaults, src.abi.Records["llama_model_params"], src.defaults["llama_model_params"]); err == nil {
+		l.ctxDefault, err = probeDefaults(l.c.symContextDefaults, src.abi.Records["llama_context_params"], src.defaults["llama_context_params"])
+	}
+	if err != nil {
+		return nil, fmt.Errorf("load %s: ABI check failed with the layouts of %s (identified by %s): %v: %w",
+			loc.Lib, src.describe(), src.how, err, ErrUnknownBuild)
+	}
+	l.Releases = src.releases
+	var names []string
+	for _, r := range src.releases {
+		names = append(names, r.String())
+	}
+	l.KnownBuild = strings.Join(names, ", ")
+	l.LayoutSource = src.describe()
+	l.IdentifiedBy = src.how
+	l.Capabilities = l.capabilities()
 	return l, nil
 }
 
@@ -141,35 +197,6 @@ func (l *Lib) start() error {
 		return fmt.Errorf("load %s: no compute device after loading the ggml backends from %s (are the libggml-cpu-*.so files there?)", l.Location.Lib, l.Location.Dir)
 	}
 	return nil
-}
-
-// identify returns the known build matching version and the symbols it
-// must export.
-func identify(h uintptr, version string) (knownBuild, bool) {
-	for _, b := range knownBuilds {
-		if b.llamaVersion != version {
-			continue
-		}
-		ok := true
-		for _, s := range b.symbols {
-			if !hasSymbol(h, s) {
-				ok = false
-				break
-			}
-		}
-		if ok {
-			return b, true
-		}
-	}
-	return knownBuild{}, false
-}
-
-func describeKnown() string {
-	var s []string
-	for _, b := range knownBuilds {
-		s = append(s, fmt.Sprintf("llama_version %q (%s)", b.llamaVersion, b.origin))
-	}
-	return strings.Join(s, ", ")
 }
 
 // checkELF reads the first bytes of path so that a text file or a library for

@@ -77,10 +77,10 @@ func TestOpenBadLibraries(t *testing.T) {
 			wantMsg: []string{"not an ELF shared library"},
 		},
 		{
-			name:    "no llama_version",
+			name:    "no llama function",
 			path:    func(t *testing.T) string { return fakeLib(t, "int something(void) { return 1; }\n") },
-			wantErr: engine.ErrUnknownBuild,
-			wantMsg: []string{"no llama_version"},
+			wantErr: engine.ErrWrongLibrary,
+			wantMsg: []string{"exports no llama_* function"},
 		},
 		{
 			name: "unknown version",
@@ -88,7 +88,7 @@ func TestOpenBadLibraries(t *testing.T) {
 				return fakeLib(t, `const char *llama_version(void) { return "9.9.9-future"; }`+"\n")
 			},
 			wantErr: engine.ErrUnknownBuild,
-			wantMsg: []string{`"9.9.9-future"`, "--allow-unknown-llama", "speclab setup"},
+			wantMsg: []string{`"9.9.9-future"`, "--allow-unknown-llama", "speclab setup --runtime", "--llama-h", "3.22.1  llama.cpp v0.5.0"},
 		},
 		{
 			name: "unknown version allowed but not a libllama",

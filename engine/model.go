@@ -3,6 +3,7 @@ package engine
 import (
 	"errors"
 	"fmt"
+	"runtime"
 	"unsafe"
 
 	"github.com/speclab/speclab/engine/bpe"
@@ -110,15 +111,14 @@ func (l *Lib) LoadModel(path string, p ModelParams) (*Model, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load model: %w", err)
 	}
-	mp := l.modelDefault
-	mp.NGPULayers = int32(p.GPULayers)
-	if p.GPULayers < 0 {
-		mp.NGPULayers = -1
+	mp, err := l.modelParams(p)
+	if err != nil {
+		return nil, fmt.Errorf("load %s: %w", path, err)
 	}
-	mp.LoadMode = int32(p.LoadMode)
-	mp.VocabOnly = p.VocabOnly
 	takeRecentLog()
-	ptr := l.c.llamaModelLoad(path, mp)
+	var pin runtime.Pinner
+	ptr := callWithStruct(l.c.symModelLoad, mp, pinnedCString(path, &pin))
+	pin.Unpin()
 	if ptr == 0 {
 		why := takeRecentLog()
 		if why == "" {
@@ -130,6 +130,35 @@ func (l *Lib) LoadModel(path string, p ModelParams) (*Model, error) {
 	m.vocab = l.c.llamaModelGetVocab(ptr)
 	m.Info = m.info(path, p.VocabOnly)
 	return m, nil
+}
+
+// modelParams fills llama_model_params from the library's defaults. The
+// load mode goes into load_mode where the release has it, else into the
+// use_mmap, use_mlock and use_direct_io flags it replaced (b10361).
+func (l *Lib) modelParams(p ModelParams) (cStruct, error) {
+	mp := l.modelDefault.clone()
+	ngl := p.GPULayers
+	if ngl < 0 {
+		ngl = -1
+	}
+	mp.set("n_gpu_layers", ngl)
+	mp.set("vocab_only", p.VocabOnly)
+	switch {
+	case p.LoadMode == LoadAuto:
+		// the library's default
+	case mp.has("load_mode"):
+		mp.set("load_mode", int(p.LoadMode))
+	default:
+		if p.LoadMode == LoadDirectIO && !mp.has("use_direct_io") {
+			return cStruct{}, fmt.Errorf("this libllama has no direct I/O load mode")
+		}
+		mp.set("use_mmap", p.LoadMode == LoadMmap || p.LoadMode == LoadMmapMlock)
+		mp.set("use_mlock", p.LoadMode == LoadMlock || p.LoadMode == LoadMmapMlock)
+		if mp.has("use_direct_io") {
+			mp.set("use_direct_io", p.LoadMode == LoadDirectIO)
+		}
+	}
+	return mp, nil
 }
 
 // Close frees the model. Contexts of the model must be closed first.

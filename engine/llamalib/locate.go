@@ -41,7 +41,7 @@ var errNoLib = errors.New("no libllama shared library")
 // $SPECLAB_LLAMA_LIB, and the runtime installed by Install under cacheDir
 // ("" means DefaultCacheDir()). A flag or environment value may name the
 // library file or a folder holding it; in a folder, libllama.so is preferred,
-// else the single libllama.v*.so or libllama.so.* file. A flag or environment
+// else the single libllama.*.so or libllama.*.so.N file. A flag or environment
 // value that does not lead to a library is an error; Locate does not fall
 // through to the next place.
 func Locate(flagValue string, cacheDir string) (Location, error) {
@@ -117,7 +117,7 @@ func locateIn(p string, src Source) (Location, error) {
 }
 
 // findLib returns the libllama shared object in dir: libllama.so if present,
-// else the single libllama.v*.so or libllama.so.* file. Candidates that are
+// else the single libllama.*.so file, else the single libllama.*.so.N file. Candidates that are
 // the same file (symlinks such as libllama.so.0 -> libllama.so.0.0.1) count
 // once, under the shortest name.
 func findLib(dir string) (string, error) {
@@ -133,8 +133,7 @@ func findLib(dir string) (string, error) {
 	for _, e := range entries {
 		name := e.Name()
 		isLib := name == "libllama.so" ||
-			strings.HasPrefix(name, "libllama.v") && strings.HasSuffix(name, ".so") ||
-			strings.HasPrefix(name, "libllama.so.")
+			strings.HasPrefix(name, "libllama.") && (strings.HasSuffix(name, ".so") || strings.Contains(name, ".so."))
 		if !isLib {
 			continue
 		}
@@ -148,7 +147,19 @@ func findLib(dir string) (string, error) {
 		cands = append(cands, cand{name, fi})
 	}
 	if len(cands) == 0 {
-		return "", fmt.Errorf("%w in folder %s (looked for libllama.so, libllama.v*.so, libllama.so.*)", errNoLib, dir)
+		return "", fmt.Errorf("%w in folder %s (looked for libllama.so, libllama.*.so and their .so.N versions)", errNoLib, dir)
+	}
+	// A release names its library libllama.<release>.so (libllama.b8390.so,
+	// libllama.v0.5.0.so, libllama.vulkan.v0.5.0.so) and may ship copies
+	// under .so.N names too: a single unversioned .so wins.
+	var plain []cand
+	for _, c := range cands {
+		if strings.HasSuffix(c.name, ".so") {
+			plain = append(plain, c)
+		}
+	}
+	if len(plain) == 1 {
+		return filepath.Join(dir, plain[0].name), nil
 	}
 	sort.Slice(cands, func(i, j int) bool {
 		if len(cands[i].name) != len(cands[j].name) {

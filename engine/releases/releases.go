@@ -20,8 +20,8 @@ package releases
 import (
 	"fmt"
 	"math"
-	"strconv"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/speclab/speclab/engine/llamah"
