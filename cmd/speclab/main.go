@@ -96,9 +96,23 @@ var (
 		Usage:   "libllama shared library, or the folder holding it (e.g. the build/bin of your own ROCm/HIP, CUDA or Vulkan build of llama.cpp)",
 		EnvVars: []string{llamalib.EnvLib},
 	}
+	flagLlamaH = &cli.StringFlag{
+		Name:    "llama-h",
+		Usage:   "the llama.h of the source your libllama was built from: its struct layouts and prototypes are used instead of speclab's table of releases (found by itself as include/llama.h above a build's bin/ folder)",
+		EnvVars: []string{engine.EnvHeader},
+	}
+	flagRuntime = &cli.StringFlag{
+		Name:  "runtime",
+		Usage: "use the runtime `VERSION` installed by `speclab setup --runtime VERSION` (a @node-llama-cpp/linux-x64 version) instead of the pinned one",
+	}
+	flagVariant = &cli.StringFlag{
+		Name:  "variant",
+		Usage: "with --runtime: the runtime's build, cpu or vulkan",
+		Value: "cpu",
+	}
 	flagAllowUnknown = &cli.BoolFlag{
 		Name:    "allow-unknown-llama",
-		Usage:   "drive a libllama whose version speclab does not know, trusting that its llama.h matches the pinned build (risky: a layout mismatch corrupts memory)",
+		Usage:   "drive a libllama that neither speclab's table nor a llama.h describes, with the layouts of the nearest known release (the default-parameter probe must still pass)",
 		EnvVars: []string{engine.EnvAllowUnknown},
 	}
 	flagCacheDir = &cli.StringFlag{
@@ -130,11 +144,13 @@ First steps:
    speclab inspect models/target.gguf  what a model is, and what one token costs to read
 
 Use your own llama.cpp build (ROCm/HIP on Strix Halo, CUDA, Vulkan) with
---llama-lib PATH or SPECLAB_LLAMA_LIB=PATH.`,
+--llama-lib PATH or SPECLAB_LLAMA_LIB=PATH; speclab knows every libllama release
+of 2026 (speclab doctor names yours) and drives any other build through its
+llama.h (--llama-h PATH, found by itself in a llama.cpp build tree).`,
 		Writer:               stdout,
 		ErrWriter:            stderr,
 		EnableBashCompletion: true,
-		Flags:                []cli.Flag{flagLlamaLib, flagAllowUnknown, flagCacheDir, flagVerbose},
+		Flags:                []cli.Flag{flagLlamaLib, flagLlamaH, flagRuntime, flagVariant, flagAllowUnknown, flagCacheDir, flagVerbose},
 		Before: func(c *cli.Context) error {
 			level := slog.LevelWarn
 			if c.Bool("verbose") {
@@ -164,11 +180,27 @@ Use your own llama.cpp build (ROCm/HIP on Strix Halo, CUDA, Vulkan) with
 
 // openLib loads libllama as the global flags say.
 func openLib(c *cli.Context) (*engine.Lib, error) {
-	return engine.Open(engine.LibOptions{
+	opt := engine.LibOptions{
 		Path:              c.String("llama-lib"),
 		CacheDir:          c.String("cache-dir"),
+		Header:            c.String("llama-h"),
 		AllowUnknownBuild: c.Bool("allow-unknown-llama"),
-	})
+	}
+	if v := c.String("runtime"); v != "" {
+		if opt.Path != "" {
+			return nil, usagef("--runtime and --llama-lib both name a library; pass one")
+		}
+		rt, err := llamalib.LookupRuntime(v, c.String("variant"))
+		if err != nil {
+			return nil, usagef("--runtime: %v", err)
+		}
+		loc, err := llamalib.LocateRuntime(rt, opt.CacheDir)
+		if err != nil {
+			return nil, err
+		}
+		opt.Path = loc.Lib
+	}
+	return engine.Open(opt)
 }
 
 // noFlagsAfterArgs reports flags written after a positional argument, which

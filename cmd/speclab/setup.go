@@ -17,26 +17,52 @@ import (
 func setupCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "setup",
-		Usage: "install the pinned llama.cpp CPU runtime into the cache (once; offline afterwards)",
+		Usage: "install the pinned llama.cpp CPU runtime, or other known runtimes, into the cache (once; offline afterwards)",
 		Description: fmt.Sprintf(`Downloads %s@%s with `+"`npm pack`"+` (Node.js and npm needed, once),
 checks its sha512 integrity against the value pinned in speclab, and unpacks
 its shared libraries (libllama, libggml and the CPU backends) into the cache.
 A second run finds the install and does no network work. A failed download or
 a wrong hash leaves nothing half-installed.
 
+--runtime VERSION (repeatable) installs other runtimes of speclab's table of
+releases instead, each checked against its own pinned sha512; --variant vulkan
+takes their Vulkan build. Use one with the global --runtime flag:
+
+   speclab setup --runtime 3.18.1 --runtime 3.20.0
+   speclab --runtime 3.18.1 doctor
+   speclab setup --runtime 3.22.1 --variant vulkan
+
 To use your own build instead (ROCm/HIP on Strix Halo, CUDA, Vulkan), skip
 this and point speclab at it with --llama-lib or %s.`, llamalib.DefaultPackage, llamalib.DefaultVersion, llamalib.EnvLib),
+		Flags: []cli.Flag{
+			&cli.StringSliceFlag{Name: "runtime", Usage: "install the runtime `VERSION` (a @node-llama-cpp/linux-x64 version of the table; repeatable)"},
+			&cli.StringFlag{Name: "variant", Value: "cpu", Usage: "with --runtime: cpu or vulkan"},
+		},
 		Action: func(c *cli.Context) error {
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 			defer stop()
-			lib, err := llamalib.Install(ctx, llamalib.InstallOptions{
-				CacheDir: c.String("cache-dir"),
-				Progress: c.App.ErrWriter,
-			})
-			if err != nil {
-				return fmt.Errorf("setup: %w", err)
+			runtimes := []llamalib.Runtime{llamalib.DefaultRuntime}
+			if vs := c.StringSlice("runtime"); len(vs) > 0 {
+				runtimes = nil
+				for _, v := range vs {
+					rt, err := llamalib.LookupRuntime(v, c.String("variant"))
+					if err != nil {
+						return usagef("setup: %v", err)
+					}
+					runtimes = append(runtimes, rt)
+				}
 			}
-			fmt.Fprintf(c.App.Writer, "llama.cpp runtime ready: %s\n", lib)
+			for _, rt := range runtimes {
+				lib, err := llamalib.Install(ctx, llamalib.InstallOptions{
+					CacheDir: c.String("cache-dir"),
+					Progress: c.App.ErrWriter,
+					Runtime:  rt,
+				})
+				if err != nil {
+					return fmt.Errorf("setup %s: %w", rt, err)
+				}
+				fmt.Fprintf(c.App.Writer, "llama.cpp runtime ready: %s\n", lib)
+			}
 			return nil
 		},
 	}
@@ -44,18 +70,21 @@ this and point speclab at it with --llama-lib or %s.`, llamalib.DefaultPackage, 
 
 // doctorReport is what `speclab doctor` finds; --json prints it as is.
 type doctorReport struct {
-	Speclab     string          `json:"speclab"`
-	Library     string          `json:"library,omitempty"`
-	Source      string          `json:"source,omitempty"`
-	Version     string          `json:"llama_version,omitempty"`
-	GGMLVersion string          `json:"ggml_version,omitempty"`
-	KnownBuild  string          `json:"known_build,omitempty"`
-	Backends    []string        `json:"backends,omitempty"`
-	Devices     []engine.Device `json:"devices,omitempty"`
-	GPUOffload  bool            `json:"gpu_offload"`
-	SystemInfo  string          `json:"system_info,omitempty"`
-	Problems    []string        `json:"problems,omitempty"`
-	Fixes       []string        `json:"fixes,omitempty"`
+	Speclab     string              `json:"speclab"`
+	Library     string              `json:"library,omitempty"`
+	Source      string              `json:"source,omitempty"`
+	Version     string              `json:"llama_version,omitempty"`
+	GGMLVersion string              `json:"ggml_version,omitempty"`
+	KnownBuild  string              `json:"known_build,omitempty"`
+	Layouts     string              `json:"layouts,omitempty"`
+	Identified  string              `json:"identified_by,omitempty"`
+	Capability  []engine.Capability `json:"capabilities,omitempty"`
+	Backends    []string            `json:"backends,omitempty"`
+	Devices     []engine.Device     `json:"devices,omitempty"`
+	GPUOffload  bool                `json:"gpu_offload"`
+	SystemInfo  string              `json:"system_info,omitempty"`
+	Problems    []string            `json:"problems,omitempty"`
+	Fixes       []string            `json:"fixes,omitempty"`
 }
 
 func doctorCommand() *cli.Command {
@@ -79,6 +108,7 @@ fixes it. Exits 1 when speclab cannot drive llama.cpp.`,
 			} else {
 				r.Library, r.Source = lib.Location.Lib, string(lib.Location.Source)
 				r.Version, r.GGMLVersion, r.KnownBuild = lib.Version, lib.GGMLVersion, lib.KnownBuild
+				r.Layouts, r.Identified, r.Capability = lib.LayoutSource, lib.IdentifiedBy, lib.Capabilities
 				r.Backends, r.Devices = lib.Backends(), lib.Devices()
 				r.GPUOffload = lib.SupportsGPUOffload()
 				r.SystemInfo = strings.TrimSpace(lib.SystemInfo())
@@ -108,11 +138,32 @@ func printDoctor(c *cli.Context, r doctorReport) {
 	fmt.Fprintf(w, "speclab   %s\n", r.Speclab)
 	if r.Library != "" {
 		fmt.Fprintf(w, "library   %s (from %s)\n", r.Library, r.Source)
-		known := "UNKNOWN build (loaded with --allow-unknown-llama)"
-		if r.KnownBuild != "" {
-			known = "known build: " + r.KnownBuild
+		v := r.Version
+		if v == "" {
+			v = "(no llama_version)"
 		}
-		fmt.Fprintf(w, "version   llama %s, ggml %s; %s\n", r.Version, r.GGMLVersion, known)
+		fmt.Fprintf(w, "version   llama %s, ggml %s\n", v, r.GGMLVersion)
+		switch {
+		case r.KnownBuild != "":
+			fmt.Fprintf(w, "release   %s\n", r.KnownBuild)
+		case strings.HasPrefix(r.Layouts, "header "):
+			fmt.Fprintf(w, "release   not in speclab's table: driven through its llama.h\n")
+		default:
+			fmt.Fprintf(w, "release   UNKNOWN (loaded with --allow-unknown-llama)\n")
+		}
+		fmt.Fprintf(w, "layouts   %s\n", r.Layouts)
+		fmt.Fprintf(w, "found by  %s\n", r.Identified)
+		for i, cp := range r.Capability {
+			label := "features "
+			if i > 0 {
+				label = "         "
+			}
+			mark := "yes"
+			if !cp.Present {
+				mark = "no "
+			}
+			fmt.Fprintf(w, "%s %s %-22s %s\n", label, mark, cp.Name, cp.Detail)
+		}
 		fmt.Fprintf(w, "backends  %s\n", strings.Join(r.Backends, ", "))
 		for i, d := range r.Devices {
 			label := "devices  "

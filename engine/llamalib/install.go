@@ -28,6 +28,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/speclab/speclab/engine/releases"
 )
 
 // The pinned default runtime: a CPU build of llama.cpp shipped as shared
@@ -38,12 +40,65 @@ const (
 	DefaultIntegrity = "sha512-5uCCDNqWCNfaAm8aR/Uzxbo4HBpKgNF91kCHPepKhgMgV2OAmatoefbOlMihsqCiH2Od35E/eUHQCFbfRBJuOg=="
 )
 
+// Runtime is one runtime package: a build of llama.cpp shipped as shared
+// libraries in the npm registry, pinned by its sha512.
+type Runtime struct {
+	Package   string // "@node-llama-cpp/linux-x64" or "@node-llama-cpp/linux-x64-vulkan"
+	Version   string // "3.22.1"
+	Integrity string // npm "sha512-<base64>"
+}
+
+// DefaultRuntime is the pinned CPU runtime.
+var DefaultRuntime = Runtime{DefaultPackage, DefaultVersion, DefaultIntegrity}
+
+// Variants of a runtime version, by the name --variant takes.
+var Variants = map[string]string{"cpu": releases.PackageCPU, "vulkan": releases.PackageVulkan}
+
+// LookupRuntime returns the runtime of version (a @node-llama-cpp/linux-x64
+// version of the table of known releases) and variant ("cpu" or "vulkan"),
+// with its pinned sha512.
+func LookupRuntime(version, variant string) (Runtime, error) {
+	if variant == "" {
+		variant = "cpu"
+	}
+	pkg, ok := Variants[variant]
+	if !ok {
+		return Runtime{}, fmt.Errorf("runtime variant %q: speclab knows cpu and vulkan", variant)
+	}
+	r, ok := releases.ByRuntime(version)
+	if !ok {
+		var known []string
+		for _, r := range releases.All() {
+			known = append(known, r.Runtime)
+		}
+		return Runtime{}, fmt.Errorf("runtime %s is not in speclab's table of releases (known: %s)", version, strings.Join(known, ", "))
+	}
+	return Runtime{Package: pkg, Version: version, Integrity: r.Integrity[pkg]}, nil
+}
+
+func (r Runtime) String() string { return r.Package + "@" + r.Version }
+
+// Dir is the folder the runtime is installed into under the cache root.
+func (r Runtime) Dir(cacheDir string) string {
+	return filepath.Join(cacheDir, "runtimes", strings.TrimPrefix(r.Package, "@node-llama-cpp/")+"-"+r.Version)
+}
+
+// binsPrefix is the folder inside the package whose files make up the
+// runtime: bins/linux-x64/ or bins/linux-x64-vulkan/.
+func (r Runtime) binsPrefix() string {
+	return "bins/" + strings.TrimPrefix(r.Package, "@node-llama-cpp/") + "/"
+}
+
+func (o InstallOptions) runtime() Runtime {
+	if o.Runtime.Package == "" {
+		return DefaultRuntime
+	}
+	return o.Runtime
+}
+
 // markerName is the file written last into an installed runtime folder. Its
 // presence means the install is complete.
 const markerName = "speclab-install.json"
-
-// binsPrefix is the folder inside the package whose files make up the runtime.
-const binsPrefix = "bins/linux-x64/"
 
 // hint tells a user what to do when the runtime cannot be downloaded.
 const hint = "speclab uses npm once to download the pinned llama.cpp runtime: install Node.js " +
@@ -55,6 +110,7 @@ type InstallOptions struct {
 	CacheDir string    // cache root; "" means DefaultCacheDir()
 	Npm      string    // npm binary; "" means "npm" from PATH
 	Progress io.Writer // receives human-readable progress lines; may be nil
+	Runtime  Runtime   // the runtime to install; zero means DefaultRuntime
 }
 
 func (o InstallOptions) logf(format string, args ...any) {
@@ -88,9 +144,7 @@ func DefaultCacheDir() (string, error) {
 
 // RuntimeDir returns the folder the default runtime is installed into under
 // the cache root cacheDir.
-func RuntimeDir(cacheDir string) string {
-	return filepath.Join(cacheDir, "runtimes", "linux-x64-"+DefaultVersion)
-}
+func RuntimeDir(cacheDir string) string { return DefaultRuntime.Dir(cacheDir) }
 
 // marker is the content of the speclab-install.json file.
 type marker struct {
@@ -123,22 +177,23 @@ func readMarker(dir string) (marker, string, error) {
 }
 
 // installed reports the library path of a complete install in dir made from
-// the pinned package with the given integrity.
-func installed(dir, integrity string) (string, bool) {
+// the package of rt with the given integrity.
+func installed(dir string, rt Runtime, integrity string) (string, bool) {
 	m, lib, err := readMarker(dir)
-	if err != nil || m.Package != DefaultPackage || m.Version != DefaultVersion || m.Integrity != integrity {
+	if err != nil || m.Package != rt.Package || m.Version != rt.Version || m.Integrity != integrity {
 		return "", false
 	}
 	return lib, true
 }
 
-// Install makes sure the pinned default runtime is in the cache and returns
-// the path of its libllama. When a matching install is already there it
-// returns at once without running npm; otherwise it runs
-// `npm pack` for DefaultPackage@DefaultVersion, checks the tarball against
-// DefaultIntegrity and unpacks it with InstallTarball.
+// Install makes sure the runtime of opt (the pinned default one unless
+// opt.Runtime says otherwise) is in the cache and returns the path of its
+// libllama. When a matching install is already there it returns at once
+// without running npm; otherwise it runs `npm pack` for the package, checks
+// the tarball against the pinned integrity and unpacks it with
+// InstallTarball.
 func Install(ctx context.Context, opt InstallOptions) (libPath string, err error) {
-	return install(ctx, opt, DefaultIntegrity)
+	return install(ctx, opt, opt.runtime().Integrity)
 }
 
 func install(ctx context.Context, opt InstallOptions, integrity string) (string, error) {
@@ -146,7 +201,8 @@ func install(ctx context.Context, opt InstallOptions, integrity string) (string,
 	if err != nil {
 		return "", err
 	}
-	if lib, ok := installed(RuntimeDir(cache), integrity); ok {
+	rt := opt.runtime()
+	if lib, ok := installed(rt.Dir(cache), rt, integrity); ok {
 		opt.logf("llama.cpp runtime already installed: %s", lib)
 		return lib, nil
 	}
@@ -170,7 +226,7 @@ func install(ctx context.Context, opt InstallOptions, integrity string) (string,
 	}
 	defer os.RemoveAll(tmp)
 
-	spec := DefaultPackage + "@" + DefaultVersion
+	spec := rt.String()
 	opt.logf("downloading %s with npm pack", spec)
 	cmd := exec.CommandContext(ctx, npmPath, "pack", spec, "--pack-destination", tmp, "--json", "--ignore-scripts")
 	cmd.Dir = tmp
@@ -198,7 +254,7 @@ func install(ctx context.Context, opt InstallOptions, integrity string) (string,
 		return "", fmt.Errorf("npm pack %s: unexpected --json output: %s", spec, tail(stdout.String(), 500))
 	}
 	return InstallTarball(filepath.Join(tmp, packed[0].Filename), integrity, InstallOptions{
-		CacheDir: cache, Npm: opt.Npm, Progress: opt.Progress,
+		CacheDir: cache, Npm: opt.Npm, Progress: opt.Progress, Runtime: rt,
 	})
 }
 
@@ -222,8 +278,9 @@ func InstallTarball(tgzPath, integrity string, opt InstallOptions) (libPath stri
 	if err != nil {
 		return "", err
 	}
-	dest := RuntimeDir(cache)
-	if lib, ok := installed(dest, integrity); ok {
+	rt := opt.runtime()
+	dest := rt.Dir(cache)
+	if lib, ok := installed(dest, rt, integrity); ok {
 		opt.logf("llama.cpp runtime already installed: %s", lib)
 		return lib, nil
 	}
@@ -259,7 +316,7 @@ func InstallTarball(tgzPath, integrity string, opt InstallOptions) (libPath stri
 	}
 	defer os.RemoveAll(tmp) // a no-op once tmp has been renamed into place
 
-	if err := unpack(f, tmp); err != nil {
+	if err := unpack(f, tmp, rt.binsPrefix()); err != nil {
 		return "", fmt.Errorf("unpack %s: %w", tgzPath, err)
 	}
 	lib, err := findLib(tmp)
@@ -267,8 +324,8 @@ func InstallTarball(tgzPath, integrity string, opt InstallOptions) (libPath stri
 		return "", fmt.Errorf("unpack %s: %w", tgzPath, err)
 	}
 	data, err := json.MarshalIndent(marker{
-		Package:     DefaultPackage,
-		Version:     DefaultVersion,
+		Package:     rt.Package,
+		Version:     rt.Version,
 		Integrity:   integrity,
 		Lib:         filepath.Base(lib),
 		InstalledAt: time.Now().UTC(),
@@ -282,7 +339,7 @@ func InstallTarball(tgzPath, integrity string, opt InstallOptions) (libPath stri
 	if err := os.Chmod(tmp, 0o755); err != nil {
 		return "", fmt.Errorf("install runtime: %w", err)
 	}
-	if err := replaceDir(tmp, dest, integrity); err != nil {
+	if err := replaceDir(tmp, dest, rt, integrity); err != nil {
 		return "", err
 	}
 	lib = filepath.Join(dest, filepath.Base(lib))
@@ -293,12 +350,12 @@ func InstallTarball(tgzPath, integrity string, opt InstallOptions) (libPath stri
 // replaceDir renames the complete folder tmp to dest. An incomplete or
 // different folder already at dest is moved aside and removed; a matching
 // install put there meanwhile by another process is kept.
-func replaceDir(tmp, dest, integrity string) error {
+func replaceDir(tmp, dest string, rt Runtime, integrity string) error {
 	err := os.Rename(tmp, dest)
 	if err == nil {
 		return nil
 	}
-	if _, ok := installed(dest, integrity); ok {
+	if _, ok := installed(dest, rt, integrity); ok {
 		return nil // another process finished first
 	}
 	if _, statErr := os.Lstat(dest); statErr != nil {
@@ -321,7 +378,7 @@ func replaceDir(tmp, dest, integrity string) error {
 // unpack extracts the runtime files of the gzipped npm tarball r into dir,
 // which must be empty. Any entry with an unsafe path, and any link, fails the
 // whole archive.
-func unpack(r io.Reader, dir string) error {
+func unpack(r io.Reader, dir, binsPrefix string) error {
 	zr, err := gzip.NewReader(r)
 	if err != nil {
 		return err

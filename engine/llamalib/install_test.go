@@ -200,7 +200,7 @@ func TestInstallTarballReplacesIncomplete(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, "junk")); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("old file survived the install: %v", err)
 	}
-	if _, ok := installed(dir, integrity); !ok {
+	if _, ok := installed(dir, DefaultRuntime, integrity); !ok {
 		t.Error("no complete install after replacing the old folder")
 	}
 	if got := runtimesEntries(t, cache); len(got) != 1 {

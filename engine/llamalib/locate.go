@@ -74,6 +74,33 @@ func Locate(flagValue string, cacheDir string) (Location, error) {
 	return Location{Lib: lib, Dir: dir, Source: SourceCache}, nil
 }
 
+// LocateRuntime finds the installed runtime rt in the cache (cacheDir ""
+// means DefaultCacheDir()).
+func LocateRuntime(rt Runtime, cacheDir string) (Location, error) {
+	if cacheDir == "" {
+		var err error
+		if cacheDir, err = DefaultCacheDir(); err != nil {
+			return Location{}, fmt.Errorf("locate runtime %s: %w", rt, err)
+		}
+	}
+	dir, err := filepath.Abs(rt.Dir(cacheDir))
+	if err != nil {
+		return Location{}, fmt.Errorf("locate runtime %s: %w", rt, err)
+	}
+	if _, lib, ok := installedLib(dir, rt); ok {
+		return Location{Lib: lib, Dir: dir, Source: SourceCache}, nil
+	}
+	return Location{}, fmt.Errorf("%w: runtime %s is not installed in %s; run `speclab setup --runtime %s`", ErrNotFound, rt, dir, rt.Version)
+}
+
+func installedLib(dir string, rt Runtime) (marker, string, bool) {
+	m, lib, err := readMarker(dir)
+	if err != nil || m.Package != rt.Package || m.Version != rt.Version {
+		return m, "", false
+	}
+	return m, lib, true
+}
+
 // notFound wraps ErrNotFound with why and how to fix it.
 func notFound(why string) error {
 	return fmt.Errorf("%w: no --llama-lib flag, %s is unset, and %s.\n"+
