@@ -37,6 +37,7 @@ this and point speclab at it with --llama-lib or %s.`, llamalib.DefaultPackage, 
 		Flags: []cli.Flag{
 			&cli.StringSliceFlag{Name: "runtime", Usage: "install the runtime `VERSION` (a @node-llama-cpp/linux-x64 version of the table; repeatable)"},
 			&cli.StringFlag{Name: "variant", Value: "cpu", Usage: "with --runtime: cpu or vulkan"},
+			&cli.StringSliceFlag{Name: "header", Usage: "also fetch the llama.cpp source of runtime `VERSION` (bundled in node-llama-cpp@VERSION, about 30 MB) and print the path of its llama.h, for --llama-h (repeatable)"},
 		},
 		Action: func(c *cli.Context) error {
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
@@ -51,6 +52,16 @@ this and point speclab at it with --llama-lib or %s.`, llamalib.DefaultPackage, 
 					}
 					runtimes = append(runtimes, rt)
 				}
+			}
+			if len(c.StringSlice("header")) > 0 && len(c.StringSlice("runtime")) == 0 {
+				runtimes = nil // only headers were asked for
+			}
+			for _, v := range c.StringSlice("header") {
+				src, err := llamalib.FetchSource(ctx, c.String("cache-dir"), v, func(s string) { fmt.Fprintln(c.App.ErrWriter, s) })
+				if err != nil {
+					return fmt.Errorf("setup --header %s: %w", v, err)
+				}
+				fmt.Fprintf(c.App.Writer, "llama.h of %s (llama.cpp %s): %s\n", v, src.Release, src.Header())
 			}
 			for _, rt := range runtimes {
 				lib, err := llamalib.Install(ctx, llamalib.InstallOptions{

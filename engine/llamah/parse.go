@@ -266,7 +266,7 @@ func (p *parser) declSpecifiers() (specifiers, error) {
 			continue
 		case "signed", "unsigned", "short", "long", "int", "char", "float", "double", "void", "bool", "_Bool":
 			if s.base != nil {
-				return s, p.errf(t, "%q after a complete type", t.text)
+				return s, p.errf(t, "unexpected %q after the type %s (missing ';'?)", t.text, s.base.Name)
 			}
 			words = append(words, t.text)
 			p.next()

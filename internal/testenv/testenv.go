@@ -7,6 +7,7 @@
 package testenv
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/speclab/speclab/engine"
 	"github.com/speclab/speclab/engine/gguf"
+	"github.com/speclab/speclab/engine/llamalib"
 	"github.com/speclab/speclab/engine/synth"
 )
 
@@ -40,6 +42,22 @@ func Lib(tb testing.TB) *engine.Lib {
 		tb.Skipf("no libllama (run `speclab setup` or set SPECLAB_LLAMA_LIB): %v", libErr)
 	}
 	return lib
+}
+
+// Header returns the llama.h of runtime version (a @node-llama-cpp/linux-x64
+// version), fetched once into speclab's cache by llamalib.FetchSource
+// (`speclab setup --header VERSION` does the same). Without npm or the
+// network the test is skipped, or fails under SPECLAB_REQUIRE_LLAMA=1.
+func Header(tb testing.TB, version string) string {
+	tb.Helper()
+	src, err := llamalib.FetchSource(context.Background(), "", version, nil)
+	if err != nil {
+		if os.Getenv(EnvRequire) == "1" {
+			tb.Fatalf("llama.h of %s is required (%s=1): %v", version, EnvRequire, err)
+		}
+		tb.Skipf("no llama.h of %s (run `speclab setup --header %s`): %v", version, version, err)
+	}
+	return src.Header()
 }
 
 // RepoRoot is the module's root folder.

@@ -12,15 +12,14 @@
 // The sha512 of each runtime package (CPU and Vulkan) comes from `npm view`.
 //
 // Run it with `go generate ./engine/releases`; it needs npm, git and the
-// network once, then works from its cache (-cache, default
-// $SPECLAB_CACHE/gen or ~/.cache/speclab/gen).
+// network once (llamalib.FetchSource), then works from speclab's cache.
 package main
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"go/format"
@@ -34,6 +33,7 @@ import (
 	"strings"
 
 	"github.com/speclab/speclab/engine/llamah"
+	"github.com/speclab/speclab/engine/llamalib"
 	"github.com/speclab/speclab/engine/releases"
 )
 
@@ -45,22 +45,14 @@ var versions = []string{
 
 func main() {
 	out := flag.String("out", "table_gen.go", "file to write")
-	cache := flag.String("cache", "", "download cache (default $SPECLAB_CACHE/gen or ~/.cache/speclab/gen)")
+	cache := flag.String("cache", "", "speclab's cache root (default: llamalib.DefaultCacheDir)")
 	flag.Parse()
 	log.SetFlags(0)
 	if *cache == "" {
-		root := os.Getenv("SPECLAB_CACHE")
-		if root == "" {
-			home, err := os.UserHomeDir()
-			if err != nil {
-				log.Fatal(err)
-			}
-			root = filepath.Join(home, ".cache", "speclab")
+		var err error
+		if *cache, err = llamalib.DefaultCacheDir(); err != nil {
+			log.Fatal(err)
 		}
-		*cache = filepath.Join(root, "gen")
-	}
-	if err := os.MkdirAll(*cache, 0o755); err != nil {
-		log.Fatal(err)
 	}
 	var entries []entry
 	for _, v := range versions {
@@ -86,19 +78,12 @@ type entry struct {
 
 // read gathers one release from its node-llama-cpp package.
 func read(cache, v string) (entry, error) {
-	dir := filepath.Join(cache, "node-llama-cpp-"+v)
-	srcDir := filepath.Join(dir, "src")
-	if _, err := os.Stat(filepath.Join(srcDir, "include", "llama.h")); err != nil {
-		if err := unpackSource(cache, v, dir, srcDir); err != nil {
-			return entry{}, err
-		}
-	}
-	tag, err := releaseTag(filepath.Join(dir, "binariesGithubRelease.json"))
+	src, err := llamalib.FetchSource(context.Background(), cache, v, func(s string) { log.Print(s) })
 	if err != nil {
 		return entry{}, err
 	}
-	hdrPath := filepath.Join(srcDir, "include", "llama.h")
-	text, err := os.ReadFile(hdrPath)
+	srcDir, tag := src.Dir, src.Release
+	text, err := os.ReadFile(src.Header())
 	if err != nil {
 		return entry{}, err
 	}
@@ -143,50 +128,6 @@ func read(cache, v string) (entry, error) {
 		r.Integrity[pkg] = integ
 	}
 	return entry{rel: r}, nil
-}
-
-// unpackSource packs node-llama-cpp@v and clones its source bundle.
-func unpackSource(cache, v, dir, srcDir string) error {
-	tgz := filepath.Join(cache, "node-llama-cpp-"+v+".tgz")
-	if _, err := os.Stat(tgz); err != nil {
-		log.Printf("npm pack node-llama-cpp@%s", v)
-		cmd := exec.Command("npm", "pack", "node-llama-cpp@"+v, "--silent", "--pack-destination", cache)
-		cmd.Stderr = os.Stderr
-		if err := cmd.Run(); err != nil {
-			return fmt.Errorf("npm pack: %w", err)
-		}
-	}
-	if err := os.RemoveAll(dir); err != nil {
-		return err
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
-	for _, f := range []string{"package/llama/gitRelease.bundle", "package/llama/binariesGithubRelease.json"} {
-		cmd := exec.Command("tar", "xzf", tgz, "-C", dir, "--strip-components=2", f)
-		if out, err := cmd.CombinedOutput(); err != nil {
-			return fmt.Errorf("tar %s: %v: %s", f, err, out)
-		}
-	}
-	cmd := exec.Command("git", "clone", "-q", filepath.Join(dir, "gitRelease.bundle"), srcDir)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("git clone bundle: %v: %s", err, out)
-	}
-	return nil
-}
-
-func releaseTag(path string) (string, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return "", err
-	}
-	var m struct {
-		Release string `json:"release"`
-	}
-	if err := json.Unmarshal(data, &m); err != nil || m.Release == "" {
-		return "", fmt.Errorf("%s: no release tag (%v)", path, err)
-	}
-	return m.Release, nil
 }
 
 // cmakeVersion reads PREFIX_VERSION_MAJOR/MINOR/PATCH; dev appends "-dev",
@@ -311,7 +252,7 @@ func render1(v string, f llamah.Field, h *llamah.Header, ggml map[string]int64) 
 
 // npmIntegrity asks the registry for a package's sha512, cached.
 func npmIntegrity(cache, pkg, v string) (string, error) {
-	file := filepath.Join(cache, "integrity", strings.NewReplacer("/", "+", "@", "").Replace(pkg)+"@"+v)
+	file := filepath.Join(cache, "gen", "integrity", strings.NewReplacer("/", "+", "@", "").Replace(pkg)+"@"+v)
 	if b, err := os.ReadFile(file); err == nil {
 		return strings.TrimSpace(string(b)), nil
 	}
