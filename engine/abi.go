@@ -300,6 +300,9 @@ func probeDefaults(fn uintptr, r *llamah.Record, want map[string]string) (cStruc
 	if r == nil {
 		return cStruct{}, fmt.Errorf("the header defines no such struct")
 	}
+	if err := checkRequired(r); err != nil {
+		return cStruct{}, err
+	}
 	if words := roundUp8(r.Size) / 8; words > maxStackWords {
 		return cStruct{}, fmt.Errorf("struct %s is %d bytes, more than the %d speclab can pass by value", r.Name, r.Size, maxStackWords*8)
 	}
@@ -313,8 +316,12 @@ func probeDefaults(fn uintptr, r *llamah.Record, want map[string]string) (cStruc
 			return cStruct{}, fmt.Errorf("the library wrote byte %d of %s, which the layout says is %d bytes: its struct is larger", i, r.Name, r.Size)
 		}
 	}
+	// Keep the fields only: padding the library did not write stays zero
+	// instead of canary.
 	s := cStruct{rec: r, buf: make([]byte, roundUp8(r.Size))}
-	copy(s.buf, buf[:r.Size])
+	for _, f := range r.Fields {
+		copy(s.buf[f.Offset:f.Offset+f.Type.Size], buf[f.Offset:])
+	}
 	var bad []string
 	for _, f := range r.Fields {
 		w, ok := want[f.Name]
@@ -329,6 +336,32 @@ func probeDefaults(fn uintptr, r *llamah.Record, want map[string]string) (cStruc
 		return cStruct{}, fmt.Errorf("default %s does not match the layout: %s", r.Name, strings.Join(bad, "; "))
 	}
 	return s, nil
+}
+
+// requiredFields are the parameter fields speclab always sets; a header
+// without one of them cannot be driven. (The load mode is either load_mode
+// or the older use_mmap and use_mlock flags.)
+var requiredFields = map[string][]string{
+	"llama_model_params":   {"n_gpu_layers", "vocab_only"},
+	"llama_context_params": {"n_ctx", "n_batch", "n_ubatch", "n_seq_max", "n_threads", "n_threads_batch", "flash_attn_type", "no_perf"},
+}
+
+// checkRequired reports the first field speclab sets that r lacks.
+func checkRequired(r *llamah.Record) error {
+	for _, f := range requiredFields[r.Name] {
+		if _, ok := r.Field(f); !ok {
+			return fmt.Errorf("%s has no %s, which speclab sets", r.Name, f)
+		}
+	}
+	if r.Name == "llama_model_params" {
+		_, mode := r.Field("load_mode")
+		_, mmap := r.Field("use_mmap")
+		_, mlock := r.Field("use_mlock")
+		if !mode && !(mmap && mlock) {
+			return fmt.Errorf("llama_model_params has neither load_mode nor use_mmap and use_mlock")
+		}
+	}
+	return nil
 }
 
 // Capability is a feature that some libllama releases have and others lack,
@@ -359,7 +392,7 @@ func (l *Lib) capabilities() []Capability {
 // identify decides where the layouts of a library come from: the header
 // if there is one, else the table entries matching its llama_version and
 // exported functions. It returns nil when nothing describes the library.
-func identify(exported map[string]bool, header string, version string) (*abiSource, error) {
+func identify(exported map[string]bool, header, headerHow, version string) (*abiSource, error) {
 	if header != "" {
 		text, err := os.ReadFile(header)
 		if err != nil {
@@ -372,8 +405,8 @@ func identify(exported map[string]bool, header string, version string) (*abiSour
 		return &abiSource{
 			abi:      releases.FromHeader(hd, sha256Hex(text), header),
 			header:   header,
-			how:      "by its header",
-			defaults: releases.CommonDefaults(),
+			how:      headerHow,
+			defaults: releases.HeaderDefaults(),
 		}, nil
 	}
 	var cands []releases.Release

@@ -1,6 +1,10 @@
 package engine
 
-import "github.com/ebitengine/purego"
+import (
+	"github.com/ebitengine/purego"
+
+	"github.com/speclab/speclab/engine/llamalib"
+)
 
 var trivialSym uintptr
 
@@ -20,4 +24,25 @@ func GoSideOfDecode(c *Context, tok Token, pos int) uintptr {
 	c.args[0] = c.ptr
 	r, _, _ := purego.SyscallN(trivialSym, c.args[:13]...)
 	return r
+}
+
+// CheckLibrary runs the ABI guard on the library at path (a file) with
+// opt's header and override, without starting it: a test may check a
+// library other than the one the process has loaded.
+func CheckLibrary(path string, opt LibOptions) (*Lib, error) {
+	loc, err := llamalib.Locate(path, "")
+	if err != nil {
+		return nil, err
+	}
+	return check(loc, opt)
+}
+
+// ModelDefaultBytes is llama_model_default_params as the library filled
+// it through SyscallN, for comparison with other ways of calling it.
+func (l *Lib) ModelDefaultBytes() []byte { return l.modelDefault.buf[:l.modelDefault.rec.Size] }
+
+// Symbol is the address of a function of the library.
+func (l *Lib) Symbol(name string) uintptr {
+	sym, _ := purego.Dlsym(l.handle, name)
+	return sym
 }

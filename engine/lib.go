@@ -143,11 +143,11 @@ func check(loc llamalib.Location, opt LibOptions) (*Lib, error) {
 		purego.RegisterLibFunc(&version, h, "llama_version")
 		l.Version = version()
 	}
-	header := opt.Header
+	header, headerHow := opt.Header, "the llama.h it was given (--llama-h or "+EnvHeader+")"
 	if header == "" {
-		header = findHeader(loc.Dir)
+		header, headerHow = findHeader(loc.Dir), "the llama.h of the build tree it sits in"
 	}
-	src, err := identify(exported, header, l.Version)
+	src, err := identify(exported, header, headerHow, l.Version)
 	if err != nil {
 		return nil, fmt.Errorf("load %s: %w", loc.Lib, err)
 	}

@@ -205,6 +205,34 @@ func CommonDefaults() map[string]map[string]string {
 	return out
 }
 
+// stableFields are the fields whose defaults have not changed in years of
+// llama.cpp history (n_gpu_layers, for one, was 999 until early 2026 and -1
+// since): a library described only by a header handed in, of any age, is
+// checked against these and against null pointers.
+var stableFields = map[string]bool{
+	"n_ctx": true, "n_batch": true, "n_ubatch": true, "n_seq_max": true,
+	"type_k": true, "type_v": true, "offload_kqv": true, "embeddings": true,
+	"vocab_only": true, "split_mode": true, "main_gpu": true,
+	"rope_freq_base": true, "rope_freq_scale": true, "yarn_orig_ctx": true,
+}
+
+// HeaderDefaults are the defaults that a library described only by a
+// header handed in must return: those of CommonDefaults that are null
+// pointers or long-stable values.
+func HeaderDefaults() map[string]map[string]string {
+	out := map[string]map[string]string{}
+	for st, fields := range CommonDefaults() {
+		m := map[string]string{}
+		for f, v := range fields {
+			if v == "null" || stableFields[f] {
+				m[f] = v
+			}
+		}
+		out[st] = m
+	}
+	return out
+}
+
 // Describe lists the table in one line per distinct header, for messages.
 func Describe() string {
 	var lines []string
