@@ -60,6 +60,57 @@ func Header(tb testing.TB, version string) string {
 	return src.Header()
 }
 
+// OtherRuntimes are the runtime releases besides the pinned one that the
+// tests drive (each in a process of its own): spread over 2026, with and
+// without llama_version, load_mode and n_rs_seq. SPECLAB_TEST_RUNTIMES
+// (comma-separated) replaces the list; `make setup` installs them.
+func OtherRuntimes() []string {
+	if v := os.Getenv("SPECLAB_TEST_RUNTIMES"); v != "" {
+		return strings.Split(v, ",")
+	}
+	return []string{"3.15.1", "3.18.1", "3.20.0", "3.21.1"}
+}
+
+// Runtime returns the libllama of a runtime of the table of releases,
+// installing it into speclab's cache first if needed (npm pack, about
+// 10 MB, sha512-checked; a no-op once installed).
+func Runtime(tb testing.TB, version, variant string) string {
+	tb.Helper()
+	rt, err := llamalib.LookupRuntime(version, variant)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return install(tb, rt)
+}
+
+// OldRuntime is a runtime older than the table of releases:
+// @node-llama-cpp/linux-x64@3.14.5, llama.cpp b7347 (December 2025), which
+// exports no llama_version and only 220 llama_* functions. Its sha512 is
+// pinned here, for tests only.
+var OldRuntime = llamalib.Runtime{
+	Package:   "@node-llama-cpp/linux-x64",
+	Version:   "3.14.5",
+	Integrity: "sha512-" + oldRuntimeSHA512,
+}
+
+// InstallRuntime installs rt (if needed) and returns its libllama.
+func InstallRuntime(tb testing.TB, rt llamalib.Runtime) string {
+	tb.Helper()
+	return install(tb, rt)
+}
+
+func install(tb testing.TB, rt llamalib.Runtime) string {
+	tb.Helper()
+	lib, err := llamalib.Install(context.Background(), llamalib.InstallOptions{Runtime: rt})
+	if err != nil {
+		if os.Getenv(EnvRequire) == "1" {
+			tb.Fatalf("runtime %s is required (%s=1): %v", rt, EnvRequire, err)
+		}
+		tb.Skipf("runtime %s not available (run `speclab setup --runtime %s`): %v", rt, rt.Version, err)
+	}
+	return lib
+}
+
 // RepoRoot is the module's root folder.
 func RepoRoot() string {
 	_, file, _, _ := runtime.Caller(0)
@@ -184,3 +235,5 @@ func VocabVectors(tb testing.TB, base string) (inputs []string, want [][]int32) 
 	}
 	return inputs, want
 }
+
+const oldRuntimeSHA512 = "f6xCqlSqSxMP9Iwm3CpaTzFybbHrzpLkNzA18v21PwhMN8u4DP44euLoxe+BMbOpyzx4iMxU1AUsPsgcHD1Y4w=="
