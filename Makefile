@@ -2,11 +2,18 @@
 # Everything else is a step of those two.
 
 GO        ?= go
+comma     := ,
 BIN       := bin/speclab
 OUT       ?= out
 FUZZTIME  ?= 20s
+# Runtime releases besides the pinned one that the tests drive, each in a
+# process of its own (see internal/testenv.OtherRuntimes).
+TEST_RUNTIMES ?= 3.15.1,3.18.1,3.20.0,3.21.1
+# llama.h files the tests read: the pinned release's, another release's,
+# and that of a December 2025 build older than speclab's table.
+TEST_HEADERS  ?= 3.22.1 3.18.1 3.14.5
 
-.PHONY: all build setup demo test test-go fuzz bench vet clean
+.PHONY: all build setup test-setup demo test test-go fuzz bench vet generate clean
 
 all: build
 
@@ -24,12 +31,26 @@ demo: setup
 	$(BIN) doctor
 	$(BIN) reproduce --out $(OUT)/reproduce-$$(date +%Y%m%d-%H%M%S)
 
+# What the tests need beyond the pinned runtime: the other runtime releases
+# (about 10 MB each), the Vulkan build of the pinned one, and the llama.cpp
+# source of a few releases for their llama.h (about 30 MB each). All cached;
+# a second run does no network work.
+test-setup: setup
+	$(BIN) setup $(foreach v,$(subst $(comma), ,$(TEST_RUNTIMES)),--runtime $(v))
+	$(BIN) setup --runtime 3.22.1 --variant vulkan
+	$(BIN) setup $(foreach v,$(TEST_HEADERS),--header $(v))
+
 # Every test, against the real libllama (a missing library fails, never skips),
 # then a short run of the GGUF reader's fuzzer.
-test: setup test-go fuzz
+test: test-setup test-go fuzz
 
 test-go:
-	SPECLAB_REQUIRE_LLAMA=1 $(GO) test -count=1 ./...
+	SPECLAB_REQUIRE_LLAMA=1 SPECLAB_TEST_RUNTIMES=$(TEST_RUNTIMES) $(GO) test -count=1 ./...
+
+# Regenerate engine/releases/table_gen.go from the node-llama-cpp packages
+# (needs npm, git and the network once).
+generate:
+	$(GO) generate ./engine/releases
 
 fuzz:
 	$(GO) test -run='^$$' -fuzz=FuzzRead -fuzztime=$(FUZZTIME) ./engine/gguf

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,7 +15,34 @@ import (
 	"github.com/speclab/speclab/internal/testenv"
 )
 
-func TestMain(m *testing.M) { testenv.Main(m) }
+// envMain makes the test binary act as the speclab command: tests that need
+// another libllama than their own process holds run it as a child.
+const envMain = "SPECLAB_TEST_AS_SPECLAB"
+
+func TestMain(m *testing.M) {
+	if os.Getenv(envMain) == "1" {
+		os.Exit(run(append([]string{"speclab"}, os.Args[1:]...), os.Stdout, os.Stderr))
+	}
+	testenv.Main(m)
+}
+
+// speclabProcess runs the command line in a child process, so that it may
+// load another libllama.
+func speclabProcess(t *testing.T, args ...string) (int, string) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], args...)
+	cmd.Env = append(os.Environ(), envMain+"=1", "SPECLAB_LLAMA_LIB=", "SPECLAB_LLAMA_H=")
+	out, err := cmd.CombinedOutput()
+	code := 0
+	if err != nil {
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) {
+			t.Fatalf("run %v: %v", args, err)
+		}
+		code = ee.ExitCode()
+	}
+	return code, string(out)
+}
 
 // speclab runs the command line in-process and returns its exit code,
 // stdout and stderr.
@@ -314,5 +342,48 @@ func TestBench(t *testing.T) {
 	}
 	if code, _, _ := speclab(t, "bench", "--target", set.Target, "--max-batch", "1"); code != 2 {
 		t.Errorf("--max-batch 1: exit %d, want 2", code)
+	}
+}
+
+// TestReleasesEndToEnd: on every runtime release the tests install (spread
+// over 2026), on the Vulkan build of the pinned release and on a December
+// 2025 build known only by its llama.h, `speclab doctor` succeeds and a
+// greedy `run --check-lossless` with ngram-simple and with draft-simple on
+// the shipped models is lossless.
+func TestReleasesEndToEnd(t *testing.T) {
+	models := filepath.Join(testenv.RepoRoot(), "models")
+	target, draft := filepath.Join(models, "target.gguf"), filepath.Join(models, "draft.gguf")
+	type release struct {
+		name string
+		lib  []string // the global flags that choose it
+		want string   // in doctor's output
+	}
+	var rels []release
+	for _, v := range append(testenv.OtherRuntimes(), "3.22.1") {
+		testenv.Runtime(t, v, "cpu")
+		rels = append(rels, release{v, []string{"--runtime", v}, "@node-llama-cpp/linux-x64@" + v})
+	}
+	testenv.Runtime(t, "3.22.1", "vulkan")
+	rels = append(rels, release{"3.22.1 vulkan", []string{"--runtime", "3.22.1", "--variant", "vulkan"}, "libllama.vulkan.v0.5.0.so"})
+	old := testenv.InstallRuntime(t, testenv.OldRuntime)
+	hdr := testenv.Header(t, testenv.OldRuntime.Version)
+	rels = append(rels, release{"3.14.5 by its llama.h", []string{"--llama-lib", old, "--llama-h", hdr}, "layouts   header " + hdr})
+	for _, r := range rels {
+		t.Run(r.name, func(t *testing.T) {
+			code, out := speclabProcess(t, append(r.lib, "doctor")...)
+			if code != 0 || !strings.Contains(out, r.want) || !strings.Contains(out, "ok        speclab can drive") {
+				t.Fatalf("doctor: exit %d, want %q in:\n%s", code, r.want, out)
+			}
+			for _, spec := range [][]string{
+				{"--spec-type", "ngram-simple"},
+				{"--spec-type", "draft-simple", "--draft", draft},
+			} {
+				args := append(append(append([]string{}, r.lib...), "run", "--target", target, "-p", "func main() {\n\tfmt.Println(", "-n", "48", "--check-lossless"), spec...)
+				code, out := speclabProcess(t, args...)
+				if code != 0 || !strings.Contains(out, "lossless    true") {
+					t.Errorf("%v: exit %d:\n%s", spec, code, out)
+				}
+			}
+		})
 	}
 }

@@ -178,7 +178,8 @@ func findLib(dir string) (string, error) {
 	}
 	// A release names its library libllama.<release>.so (libllama.b8390.so,
 	// libllama.v0.5.0.so, libllama.vulkan.v0.5.0.so) and may ship copies
-	// under .so.N names too: a single unversioned .so wins.
+	// of it as libllama.<release>.so.N too (3.15.0 does): one unversioned
+	// .so whose every other candidate is such a copy wins.
 	var plain []cand
 	for _, c := range cands {
 		if strings.HasSuffix(c.name, ".so") {
@@ -186,7 +187,15 @@ func findLib(dir string) (string, error) {
 		}
 	}
 	if len(plain) == 1 {
-		return filepath.Join(dir, plain[0].name), nil
+		copies := true
+		for _, c := range cands {
+			if c.name != plain[0].name && !strings.HasPrefix(c.name, plain[0].name+".") {
+				copies = false
+			}
+		}
+		if copies {
+			return filepath.Join(dir, plain[0].name), nil
+		}
 	}
 	sort.Slice(cands, func(i, j int) bool {
 		if len(cands[i].name) != len(cands[j].name) {

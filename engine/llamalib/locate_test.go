@@ -92,6 +92,34 @@ func TestLocate(t *testing.T) {
 			wantErr: []string{"several", "libllama.so.1", "libllama.v2.so", "--llama-lib"},
 		},
 		{
+			name: "two releases in one folder",
+			setup: func(t *testing.T, r string) {
+				touch(t, r, "b/libllama.b8390.so")
+				touch(t, r, "b/libllama.v0.5.0.so")
+			},
+			flag:    "ROOT/b",
+			wantErr: []string{"several", "libllama.b8390.so", "libllama.v0.5.0.so"},
+		},
+		{
+			name: "a release with copies under .so.N names (3.15.0)",
+			setup: func(t *testing.T, r string) {
+				touch(t, r, "b/libllama.b7698.so")
+				touch(t, r, "b/libllama.b7698.so.0")
+				touch(t, r, "b/libllama.b7698.so.0.0.1")
+				touch(t, r, "b/libllama-common.so")
+			},
+			flag:       "ROOT/b",
+			wantLib:    "b/libllama.b7698.so",
+			wantSource: SourceFlag,
+		},
+		{
+			name:       "the Vulkan runtime's name",
+			setup:      func(t *testing.T, r string) { touch(t, r, "b/libllama.vulkan.v0.5.0.so") },
+			flag:       "ROOT/b",
+			wantLib:    "b/libllama.vulkan.v0.5.0.so",
+			wantSource: SourceFlag,
+		},
+		{
 			name: "folder without libllama",
 			setup: func(t *testing.T, r string) {
 				touch(t, r, "b/libggml.so")
