@@ -13,6 +13,7 @@ import (
 	"github.com/ebitengine/purego"
 
 	"github.com/speclab/speclab/engine"
+	"github.com/speclab/speclab/engine/gguf"
 	"github.com/speclab/speclab/internal/testenv"
 )
 
@@ -221,5 +222,45 @@ func TestRuntimeSizedStructWithPurego(t *testing.T) {
 	got := unsafe.Slice((*byte)(v.Addr().UnsafePointer()), st.Size())
 	if !bytes.Equal(got, want) {
 		t.Errorf("reflect.StructOf result\n%x\nSyscallN result\n%x", got, want)
+	}
+}
+
+// TestTensorTypesOfTheLibrary: the library's own type table agrees with
+// speclab's on every type both know, and a model with a type the library
+// does not know is refused in Go, naming the library, before libllama sees
+// it (on releases before b8352 that is NVFP4).
+func TestTensorTypesOfTheLibrary(t *testing.T) {
+	l := testenv.Lib(t)
+	table := l.TensorTypes()
+	if table == nil {
+		t.Fatalf("no type table for %s (%s)", l.Location.Lib, l.TypesFrom)
+	}
+	for id := gguf.Type(0); id < 64; id++ {
+		ln, le, lb, lok := table.TypeInfo(id)
+		bn, be, bb, bok := gguf.Builtin.TypeInfo(id)
+		switch {
+		case lok && bok && (ln != bn || le != be || lb != bb):
+			t.Errorf("type %d: library %s %d/%d, speclab %s %d/%d", id, ln, le, lb, bn, be, bb)
+		case lok && !bok:
+			t.Logf("type %d (%s) is known to the library only", id, ln)
+		case bok && !lok && l.Version == "0.5.0-dev":
+			t.Errorf("type %d (%s) unknown to the pinned library", id, bn)
+		}
+	}
+	path := filepath.Join(t.TempDir(), "nvfp4.gguf")
+	if err := gguf.WriteFile(path, []gguf.KV{{Key: "general.architecture", Value: "llama"}},
+		[]gguf.Tensor{{Name: "w", Shape: []uint64{64}, Type: gguf.TypeNVFP4, Data: make([]byte, 36)}}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := l.LoadModel(path, engine.ModelParams{})
+	if err == nil {
+		t.Fatal("a model without weights loaded")
+	}
+	if _, _, _, known := table.TypeInfo(gguf.TypeNVFP4); known {
+		if errors.Is(err, gguf.ErrCorrupt) {
+			t.Errorf("NVFP4 refused by speclab although the library knows it: %v", err)
+		}
+	} else if !errors.Is(err, gguf.ErrCorrupt) || !strings.Contains(err.Error(), "this libllama's ggml") {
+		t.Errorf("NVFP4 on a library without it: %v, want ErrCorrupt naming the library", err)
 	}
 }

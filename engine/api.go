@@ -31,6 +31,9 @@ type api struct {
 	ggmlBackendDevDesc    func(dev uintptr) string
 	ggmlBackendDevType    func(dev uintptr) int32
 	ggmlBackendDevMemory  func(dev uintptr, free, total *uint64)
+	ggmlTypeName          func(t int32) string
+	ggmlBlckSize          func(t int32) int64
+	ggmlTypeSize          func(t int32) uint64
 	llamaModelFree        func(m uintptr)
 	llamaModelGetVocab    func(m uintptr) uintptr
 	llamaModelDesc        func(m uintptr, buf *byte, n uint64) int32
@@ -129,6 +132,9 @@ func bindAPI(h uintptr, a *api, abi *releases.ABI) error {
 		{&a.ggmlBackendDevDesc, "ggml_backend_dev_description"},
 		{&a.ggmlBackendDevType, "ggml_backend_dev_type"},
 		{&a.ggmlBackendDevMemory, "ggml_backend_dev_memory"},
+		{&a.ggmlTypeName, "ggml_type_name"},
+		{&a.ggmlBlckSize, "ggml_blck_size"},
+		{&a.ggmlTypeSize, "ggml_type_size"},
 		{&a.llamaModelFree, "llama_model_free"},
 		{&a.llamaModelGetVocab, "llama_model_get_vocab"},
 		{&a.llamaModelDesc, "llama_model_desc"},

@@ -10,6 +10,7 @@ import (
 
 	"github.com/ebitengine/purego"
 
+	"github.com/speclab/speclab/engine/llamah"
 	"github.com/speclab/speclab/engine/llamalib"
 	"github.com/speclab/speclab/engine/releases"
 )
@@ -73,8 +74,13 @@ type Lib struct {
 	// Capabilities are the release-dependent features and their fallbacks.
 	Capabilities []Capability
 
+	// TypesFrom says where the count of the library's tensor types comes
+	// from ("table", or the ggml.h beside a header), or why it is unknown.
+	TypesFrom string
+
 	handle       uintptr
 	c            api
+	types        *ggmlTypes
 	modelDefault cStruct
 	ctxDefault   cStruct
 }
@@ -185,6 +191,20 @@ func check(loc llamalib.Location, opt LibOptions) (*Lib, error) {
 	l.LayoutSource = src.describe()
 	l.IdentifiedBy = src.how
 	l.Capabilities = l.capabilities()
+	switch {
+	case len(src.releases) > 0:
+		l.types = l.readTypes(src.releases[0].GGMLTypes)
+		l.TypesFrom = fmt.Sprintf("%d ids, GGML_TYPE_COUNT of the table's %s", src.releases[0].GGMLTypes, src.releases[0].LlamaCpp)
+	case src.header != "":
+		if n, from := llamah.GGMLTypeCount(src.header); n > 0 {
+			l.types = l.readTypes(n)
+			l.TypesFrom = fmt.Sprintf("%d ids, GGML_TYPE_COUNT of %s", n, from)
+		} else {
+			l.TypesFrom = "unknown: no ggml.h beside " + src.header + "; speclab's own table applies"
+		}
+	default:
+		l.TypesFrom = "unknown (--allow-unknown-llama); speclab's own table applies"
+	}
 	return l, nil
 }
 

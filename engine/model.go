@@ -107,7 +107,7 @@ func (l *Lib) LoadModel(path string, p ModelParams) (*Model, error) {
 	if p.LoadMode < LoadAuto || p.LoadMode > LoadDirectIO {
 		return nil, fmt.Errorf("load %s: load mode %d is not one of -1..4", path, p.LoadMode)
 	}
-	f, err := gguf.Open(path)
+	f, err := gguf.OpenWith(path, gguf.Options{Types: l.TensorTypes()})
 	if err != nil {
 		return nil, fmt.Errorf("load model: %w", err)
 	}

@@ -50,13 +50,37 @@ Examples:
 				return usagef("inspect takes one MODEL.gguf (got %d arguments)", c.NArg())
 			}
 			path := c.Args().First()
-			f, err := gguf.Open(path)
+			// With a library, tensors are sized by its own ggml's type
+			// table; without one, by speclab's, and types it does not know
+			// are a warning.
+			var lib *engine.Lib
+			var libErr error
+			var opt gguf.Options
+			if !c.Bool("no-load") {
+				if lib, libErr = openLib(c); libErr == nil {
+					opt.Types = lib.TensorTypes()
+				}
+			}
+			f, err := gguf.OpenWith(path, opt)
 			if err != nil {
 				return fmt.Errorf("inspect: %w", err)
 			}
 			r := inspectReport{Path: path, Bytes: f.FileSize, Summary: f.Summarize()}
-			if !c.Bool("no-load") {
-				r.load(c, path)
+			r.Notes = append(r.Notes, f.Warnings...)
+			if len(f.ForeignTypes) > 0 {
+				var names []string
+				for _, t := range f.ForeignTypes {
+					n, _, _, _ := f.Types.TypeInfo(t)
+					names = append(names, fmt.Sprintf("%s (id %d)", n, uint32(t)))
+				}
+				r.Notes = append(r.Notes, fmt.Sprintf("sized by %s, not speclab's table: %s", f.Types.Describe(), strings.Join(names, ", ")))
+			}
+			switch {
+			case c.Bool("no-load"):
+			case libErr != nil:
+				r.Notes = append(r.Notes, "not loaded into libllama: "+firstLine(libErr.Error()))
+			default:
+				r.load(lib, path)
 			}
 			if c.Bool("json") {
 				enc := json.NewEncoder(c.App.Writer)
@@ -71,12 +95,7 @@ Examples:
 
 // load adds what libllama reports. A missing library is a note, not a
 // failure: the GGUF part of the report stands on its own.
-func (r *inspectReport) load(c *cli.Context, path string) {
-	lib, err := openLib(c)
-	if err != nil {
-		r.Notes = append(r.Notes, "not loaded into libllama: "+firstLine(err.Error()))
-		return
-	}
+func (r *inspectReport) load(lib *engine.Lib, path string) {
 	m, err := lib.LoadModel(path, engine.ModelParams{LoadMode: engine.LoadAuto})
 	if err != nil {
 		r.Notes = append(r.Notes, "libllama refused the model: "+err.Error())
@@ -118,7 +137,11 @@ func (r *inspectReport) print(c *cli.Context) {
 	fmt.Fprintf(w, "vocabulary    %s\n", vocab)
 	var types []string
 	for _, t := range s.ByType {
-		types = append(types, fmt.Sprintf("%s ×%d %s", t.Type, t.Tensors, human(t.Bytes)))
+		size := human(t.Bytes)
+		if t.Unsized {
+			size = "≤ " + size + " (type unknown, size unchecked)"
+		}
+		types = append(types, fmt.Sprintf("%s ×%d %s", t.Name, t.Tensors, size))
 	}
 	fmt.Fprintf(w, "tensors       %s in all: %s\n", human(s.TensorBytes), strings.Join(types, ", "))
 	fmt.Fprintf(w, "bytes/token   %s of weights read per generated token\n", human(s.BytesPerToken))

@@ -387,3 +387,35 @@ func TestReleasesEndToEnd(t *testing.T) {
 		})
 	}
 }
+
+// TestInspectUnknownTensorType: a model with a tensor type speclab does not
+// know (a fork's, such as the seed's ROCmFP4) is read with a warning
+// without a library, and refused, naming the library, by one that does not
+// know it either.
+func TestInspectUnknownTensorType(t *testing.T) {
+	lib := testenv.Lib(t)
+	path := filepath.Join(t.TempDir(), "fork.gguf")
+	raw := gguf.Tensor{Name: "blk.0.attn_q.weight", Shape: []uint64{32}, Type: gguf.TypeF32, Data: make([]byte, 128)}
+	if err := gguf.WriteFile(path, []gguf.KV{{Key: "general.architecture", Value: "llama"}}, []gguf.Tensor{raw}); err != nil {
+		t.Fatal(err)
+	}
+	// Rewrite the type id of the one tensor to 60, a type no ggml of 2026 has.
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := []byte(raw.Name)
+	at := bytes.Index(data, name) + len(name) + 4 + 8 // n_dims u32, one u64 dimension
+	data[at] = 60
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errs := speclab(t, "inspect", "--no-load", path)
+	if code != 0 || !strings.Contains(out, "type id 60") || !strings.Contains(out, "size unchecked") {
+		t.Errorf("inspect --no-load: exit %d\n%s%s", code, out, errs)
+	}
+	code, out, errs = speclab(t, "--llama-lib", lib.Location.Lib, "inspect", path)
+	if code != 1 || !strings.Contains(errs, "type id 60, which this libllama's ggml") {
+		t.Errorf("inspect with the library: exit %d\n%s%s", code, out, errs)
+	}
+}

@@ -90,6 +90,7 @@ type doctorReport struct {
 	Layouts     string              `json:"layouts,omitempty"`
 	Identified  string              `json:"identified_by,omitempty"`
 	Capability  []engine.Capability `json:"capabilities,omitempty"`
+	TensorTypes string              `json:"tensor_types,omitempty"`
 	Backends    []string            `json:"backends,omitempty"`
 	Devices     []engine.Device     `json:"devices,omitempty"`
 	GPUOffload  bool                `json:"gpu_offload"`
@@ -120,6 +121,7 @@ fixes it. Exits 1 when speclab cannot drive llama.cpp.`,
 				r.Library, r.Source = lib.Location.Lib, string(lib.Location.Source)
 				r.Version, r.GGMLVersion, r.KnownBuild = lib.Version, lib.GGMLVersion, lib.KnownBuild
 				r.Layouts, r.Identified, r.Capability = lib.LayoutSource, lib.IdentifiedBy, lib.Capabilities
+				r.TensorTypes = lib.TypesFrom
 				r.Backends, r.Devices = lib.Backends(), lib.Devices()
 				r.GPUOffload = lib.SupportsGPUOffload()
 				r.SystemInfo = strings.TrimSpace(lib.SystemInfo())
@@ -164,6 +166,7 @@ func printDoctor(c *cli.Context, r doctorReport) {
 		}
 		fmt.Fprintf(w, "layouts   %s\n", r.Layouts)
 		fmt.Fprintf(w, "found by  %s\n", r.Identified)
+		fmt.Fprintf(w, "types     tensor types sized by the library's own ggml: %s\n", r.TensorTypes)
 		for i, cp := range r.Capability {
 			label := "features "
 			if i > 0 {

@@ -399,8 +399,7 @@ func TestReadRejects(t *testing.T) {
 		{"zero dimension", newRaw().header(1, 0).tensor("a", []uint64{8, 0}, TypeF32, 0).pad(32).zeros(32).bytes(), ErrCorrupt, "zero dimension 1"},
 		{"element overflow", newRaw().header(1, 0).tensor("a", []uint64{1 << 32, 1 << 32}, TypeF32, 0).pad(32).zeros(32).bytes(), ErrCorrupt, "overflows"},
 		{"byte size overflow", newRaw().header(1, 0).tensor("a", []uint64{1 << 61}, TypeF64, 0).pad(32).zeros(32).bytes(), ErrCorrupt, "overflows"},
-		{"unknown type id", newRaw().header(1, 0).tensor("blk.0.w", f32, Type(99), 0).pad(32).zeros(32).bytes(), ErrCorrupt, `tensor "blk.0.w" has unknown type id 99`},
-		{"removed type id", newRaw().header(1, 0).tensor("w", f32, Type(4), 0).pad(32).zeros(32).bytes(), ErrCorrupt, "unknown type id 4"},
+		{"removed type id", newRaw().header(1, 0).tensor("w", f32, Type(4), 0).pad(32).zeros(32).bytes(), ErrCorrupt, "type id 4, which ggml removed"},
 		{"row not a block multiple", newRaw().header(1, 0).tensor("w", []uint64{33}, TypeQ8_0, 0).pad(32).zeros(64).bytes(), ErrCorrupt, "not a multiple of the Q8_0 block size 32"},
 		{"long tensor name", newRaw().header(1, 0).tensor(strings.Repeat("n", 64), f32, TypeF32, 0).pad(32).zeros(32).bytes(), ErrCorrupt, "more than ggml's limit"},
 		{"duplicate tensor names", newRaw().header(2, 0).tensor("a", f32, TypeF32, 0).tensor("a", f32, TypeF32, 32).pad(32).zeros(64).bytes(), ErrCorrupt, `duplicate tensor name "a"`},
@@ -715,5 +714,76 @@ func BenchmarkOpen1000Tensors(b *testing.B) {
 		if err != nil || len(f.Tensors) != 1000 {
 			b.Fatal(err)
 		}
+	}
+}
+
+// fewerTypes is speclab's table without the types from Q1_0 on: a stand-in
+// for an older ggml (3.15.1's knows ids up to 39).
+type fewerTypes struct{}
+
+func (fewerTypes) TypeInfo(t Type) (string, uint64, uint64, bool) {
+	if t >= TypeNVFP4 {
+		return "", 0, 0, false
+	}
+	return Builtin.TypeInfo(t)
+}
+func (fewerTypes) Describe() string { return "an older ggml (ids 0..39)" }
+
+// moreTypes adds a fork's type 60 (64 values in 33 bytes) to speclab's.
+type moreTypes struct{}
+
+func (moreTypes) TypeInfo(t Type) (string, uint64, uint64, bool) {
+	if t == 60 {
+		return "FORK_FP4", 64, 33, true
+	}
+	return Builtin.TypeInfo(t)
+}
+func (moreTypes) Describe() string { return "a fork's ggml" }
+
+// TestTypeTables: tensors are sized by the table of the library that will
+// load the file; without one, a type speclab does not know is a warning and
+// the file is still read.
+func TestTypeTables(t *testing.T) {
+	fork := newRaw().header(2, 0).tensor("blk.0.w", []uint64{128}, Type(60), 0).tensor("out", []uint64{8}, TypeF32, 96).pad(32).zeros(128).bytes()
+	nv := newRaw().header(1, 0).tensor("w", []uint64{64}, TypeNVFP4, 0).pad(32).zeros(64).bytes()
+	tests := []struct {
+		name    string
+		data    []byte
+		types   TypeTable
+		err     string
+		size    uint64 // of tensor 0
+		unsized bool
+		foreign []Type
+		warn    string
+	}{
+		{name: "a fork's type without a library", data: fork, size: 96, unsized: true, warn: "type id 60"},
+		{name: "a fork's type sized by the fork's table", data: fork, types: moreTypes{}, size: 66, foreign: []Type{60}},
+		{name: "a fork's type the library does not know", data: fork, types: Builtin, err: "type id 60, which speclab's table of the pinned ggml does not know"},
+		{name: "NVFP4 for an older ggml", data: nv, types: fewerTypes{}, err: "type id 40, which an older ggml (ids 0..39) does not know"},
+		{name: "NVFP4 by speclab's table", data: nv, size: 36},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f, err := ReadWith(bytes.NewReader(tt.data), int64(len(tt.data)), Options{Types: tt.types})
+			if tt.err != "" {
+				if err == nil || !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), tt.err) {
+					t.Fatalf("error %v, want ErrCorrupt with %q", err, tt.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			t0 := f.Tensors[0]
+			if t0.Size != tt.size || t0.Unsized != tt.unsized {
+				t.Errorf("tensor 0: size %d unsized %v, want %d %v", t0.Size, t0.Unsized, tt.size, tt.unsized)
+			}
+			if fmt.Sprint(f.ForeignTypes) != fmt.Sprint(tt.foreign) {
+				t.Errorf("foreign types %v, want %v", f.ForeignTypes, tt.foreign)
+			}
+			if got := strings.Join(f.Warnings, "\n"); (tt.warn == "") != (got == "") || !strings.Contains(got, tt.warn) {
+				t.Errorf("warnings %q, want %q", got, tt.warn)
+			}
+		})
 	}
 }

@@ -69,7 +69,15 @@ type TensorInfo struct {
 	Shape  []uint64 // Shape[0] is the contiguous dimension (ggml's ne[0])
 	Type   Type
 	Offset uint64 // relative to the data section (File.DataOffset)
-	Size   uint64 // bytes
+	// Size is the tensor's bytes. When its type is unknown (Unsized), it is
+	// the room up to the next tensor's data or the end of the file: an
+	// upper bound, including padding.
+	Size uint64
+	// TypeName is the type's name as the type table gives it.
+	TypeName string
+	// Unsized: no type table in use knows the type, so the size was not
+	// checked (read without a library; see File.Warnings).
+	Unsized bool
 }
 
 // File is the parsed and validated header of a GGUF file.
@@ -80,12 +88,33 @@ type File struct {
 	Alignment  uint64 // general.alignment, or DefaultAlignment
 	DataOffset uint64 // absolute file offset of the data section
 	FileSize   int64
+	// Types is the table tensors were sized with: Builtin, or the loaded
+	// library's (Options.Types).
+	Types TypeTable
+	// ForeignTypes are the types the table sized that speclab's own table
+	// does not know (a newer ggml, or a fork's own type).
+	ForeignTypes []Type
+	// Warnings say what could not be checked: tensors of types no table
+	// knows, read without a library.
+	Warnings []string
+}
+
+// Options change how a file is read.
+type Options struct {
+	// Types sizes the tensors; nil means Builtin, with unknown types read
+	// as a warning (File.Warnings) instead of an error, since the library
+	// that will load the file may know them. With a table, a type it does
+	// not know is corruption: that library would abort on it.
+	Types TypeTable
 }
 
 // Open reads and validates the header of the GGUF file at path against the
 // file's real size. Errors name the path; problems with the content wrap one
 // of ErrNotGGUF, ErrVersion, ErrTruncated or ErrCorrupt.
-func Open(path string) (*File, error) {
+func Open(path string) (*File, error) { return OpenWith(path, Options{}) }
+
+// OpenWith is Open with options.
+func OpenWith(path string, o Options) (*File, error) {
 	fh, err := os.Open(path)
 	if err != nil {
 		return nil, err
@@ -98,7 +127,7 @@ func Open(path string) (*File, error) {
 	if !st.Mode().IsRegular() {
 		return nil, fmt.Errorf("read %s: not a regular file", path)
 	}
-	f, err := Read(fh, st.Size())
+	f, err := ReadWith(fh, st.Size(), o)
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", path, err)
 	}
@@ -110,11 +139,14 @@ func Open(path string) (*File, error) {
 // data: structure, limits, tensor types and shapes, and that every tensor's
 // data lies inside the file, aligned, without overlap and in the layout
 // ggml requires.
-func Read(r io.ReaderAt, size int64) (*File, error) {
+func Read(r io.ReaderAt, size int64) (*File, error) { return ReadWith(r, size, Options{}) }
+
+// ReadWith is Read with options.
+func ReadWith(r io.ReaderAt, size int64, o Options) (*File, error) {
 	if size < 0 {
 		return nil, fmt.Errorf("gguf: negative file size %d", size)
 	}
-	d := &decoder{br: bufio.NewReaderSize(io.NewSectionReader(r, 0, size), 64<<10), size: size}
+	d := &decoder{br: bufio.NewReaderSize(io.NewSectionReader(r, 0, size), 64<<10), size: size, types: o.Types}
 	f, err := d.file()
 	if err != nil {
 		return nil, err
@@ -123,10 +155,11 @@ func Read(r io.ReaderAt, size int64) (*File, error) {
 }
 
 type decoder struct {
-	br   *bufio.Reader
-	pos  int64 // offset of the next byte br returns
-	size int64
-	buf  []byte
+	br    *bufio.Reader
+	pos   int64 // offset of the next byte br returns
+	size  int64
+	buf   []byte
+	types TypeTable // nil: Builtin, unknown types a warning
 }
 
 func (d *decoder) remaining() uint64 { return uint64(d.size - d.pos) }
@@ -295,10 +328,52 @@ func (d *decoder) file() (*File, error) {
 		// are tensors; a vocab-only file may end right after its header.
 		f.DataOffset = alignUp(f.DataOffset, f.Alignment)
 	}
+	f.noteTypes(d.types)
 	if err := f.checkLayout(); err != nil {
 		return nil, err
 	}
 	return f, nil
+}
+
+// noteTypes records the table used and the types it sized that speclab's own
+// does not know, and bounds the size of each tensor of an unknown type by
+// the room its data has: up to the next tensor's data, or the end of file.
+func (f *File) noteTypes(table TypeTable) {
+	f.Types = table
+	if table == nil {
+		f.Types = Builtin
+	}
+	foreign := map[Type]bool{}
+	unsized := map[Type][]string{}
+	var order []Type
+	for i := range f.Tensors {
+		t := &f.Tensors[i]
+		if !t.Unsized {
+			if !t.Type.Valid() && !foreign[t.Type] {
+				foreign[t.Type] = true
+				f.ForeignTypes = append(f.ForeignTypes, t.Type)
+			}
+			continue
+		}
+		if len(unsized[t.Type]) == 0 {
+			order = append(order, t.Type)
+		}
+		unsized[t.Type] = append(unsized[t.Type], t.Name)
+		end := uint64(f.FileSize) - min(uint64(f.FileSize), f.DataOffset)
+		if i+1 < len(f.Tensors) {
+			end = f.Tensors[i+1].Offset
+		}
+		if end >= t.Offset {
+			t.Size = end - t.Offset
+		}
+	}
+	for _, typ := range order {
+		names := unsized[typ]
+		f.Warnings = append(f.Warnings, fmt.Sprintf("%d tensors (%s, ...) have type id %d, which %s does not know: their sizes are unchecked. "+
+			"It is a type newer than speclab's table or a fork's own (the ROCmFPX build writes its own FP4 types); "+
+			"load the file with the libllama that knows it (--llama-lib) to have it sized by that library's ggml",
+			len(names), names[0], uint32(typ), Builtin.Describe()))
+	}
 }
 
 // checkCount rejects a count beyond any real file (2^32 key-value pairs or
@@ -496,11 +571,24 @@ func (d *decoder) tensorInfo(i uint64, names map[string]int) (TensorInfo, error)
 		return t, within(err, "tensor %q", name)
 	}
 	t.Type = Type(typ)
-	if !t.Type.Valid() {
-		return t, formatErr(ErrCorrupt, at, "corrupt: tensor %q has unknown type id %d", name, typ)
+	table := d.types
+	if table == nil {
+		table = Builtin
 	}
-	if t.Size, err = TensorBytes(t.Type, t.Shape); err != nil {
-		return t, formatErr(ErrCorrupt, at, "corrupt: tensor %q: %v", name, err)
+	tn, elems, _, known := table.TypeInfo(t.Type)
+	known = known && elems > 0
+	switch {
+	case known:
+		t.TypeName = tn
+		if t.Size, err = tensorBytes(table, t.Type, t.Shape); err != nil {
+			return t, formatErr(ErrCorrupt, at, "corrupt: tensor %q: %v", name, err)
+		}
+	case d.types == nil && t.Type.removed():
+		return t, formatErr(ErrCorrupt, at, "corrupt: tensor %q has type id %d, which ggml removed (no build reads it)", name, typ)
+	case d.types == nil:
+		t.Unsized, t.TypeName = true, fmt.Sprintf("type(%d)", typ)
+	default:
+		return t, formatErr(ErrCorrupt, at, "corrupt: tensor %q has type id %d, which %s does not know", name, typ, table.Describe())
 	}
 	if t.Offset, err = d.u64("tensor offset"); err != nil {
 		return t, within(err, "tensor %q", name)

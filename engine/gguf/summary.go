@@ -11,6 +11,8 @@ const (
 // TypeStat is the share of one tensor type in a model.
 type TypeStat struct {
 	Type     Type
+	Name     string // as the type table that sized the file names it
+	Unsized  bool   // no table knew the type: Bytes is an upper bound
 	Tensors  int
 	Elements uint64
 	Bytes    uint64
@@ -58,7 +60,7 @@ func (f *File) Summarize() Summary {
 		s.TensorBytes += t.Size
 		st := stats[t.Type]
 		if st == nil {
-			st = &TypeStat{Type: t.Type}
+			st = &TypeStat{Type: t.Type, Name: t.TypeName, Unsized: t.Unsized}
 			stats[t.Type] = st
 		}
 		st.Tensors++

@@ -95,6 +95,32 @@ var traits = [...]typeTraits{
 	TypeQ2_0:    {"Q2_0", 64, 18},
 }
 
+// TypeTable says what tensor types a ggml build knows: a type's name and
+// block size. The engine hands in the loaded libllama's own (its ggml's type
+// traits), so that a model quantized with a type newer than speclab, or with
+// a fork's own type, is sized as the library that will load it sizes it; and
+// a type the library does not know is refused here instead of aborting it.
+type TypeTable interface {
+	// TypeInfo returns the type's name, values per block and bytes per
+	// block; ok is false for an id the build does not know.
+	TypeInfo(t Type) (name string, elems, bytes uint64, ok bool)
+	// Describe names the table in messages, e.g. "this libllama's ggml
+	// (ids 0..42)".
+	Describe() string
+}
+
+// Builtin is speclab's own table of the pinned ggml build.
+var Builtin TypeTable = builtin{}
+
+type builtin struct{}
+
+func (builtin) TypeInfo(t Type) (string, uint64, uint64, bool) {
+	tr, ok := t.traits()
+	return tr.name, tr.elems, tr.bytes, ok
+}
+
+func (builtin) Describe() string { return "speclab's table of the pinned ggml" }
+
 // MaxDims is the largest number of dimensions a tensor may have (GGML_MAX_DIMS).
 const MaxDims = 4
 
@@ -107,6 +133,10 @@ func (t Type) traits() (typeTraits, bool) {
 	}
 	return traits[t], true
 }
+
+// removed reports whether t is an id ggml once used and removed (4, 5,
+// 31–33, 36–38): no build reads it.
+func (t Type) removed() bool { return uint64(t) < uint64(len(traits)) && traits[t].elems == 0 }
 
 // Valid reports whether t is a tensor type of the pinned ggml build.
 func (t Type) Valid() bool {
@@ -166,20 +196,25 @@ func Elements(shape []uint64) (uint64, error) {
 // shape. shape[0] (the contiguous dimension) must be a multiple of the type's
 // block size; overflow is an error, never a wrapped size.
 func TensorBytes(t Type, shape []uint64) (uint64, error) {
-	tr, ok := t.traits()
-	if !ok {
+	return tensorBytes(Builtin, t, shape)
+}
+
+func tensorBytes(table TypeTable, t Type, shape []uint64) (uint64, error) {
+	name, elems, bytes, ok := table.TypeInfo(t)
+	if !ok || elems == 0 {
 		return 0, fmt.Errorf("unknown tensor type id %d", uint32(t))
 	}
+	tr := typeTraits{name, elems, bytes}
 	n, err := Elements(shape)
 	if err != nil {
 		return 0, err
 	}
 	if shape[0]%tr.elems != 0 {
-		return 0, fmt.Errorf("shape %v: %d values per row is not a multiple of the %s block size %d", shape, shape[0], t, tr.elems)
+		return 0, fmt.Errorf("shape %v: %d values per row is not a multiple of the %s block size %d", shape, shape[0], tr.name, tr.elems)
 	}
 	hi, lo := bits.Mul64(n/tr.elems, tr.bytes)
 	if hi != 0 || lo > 1<<63-1 {
-		return 0, fmt.Errorf("shape %v of type %s: size in bytes overflows int64", shape, t)
+		return 0, fmt.Errorf("shape %v of type %s: size in bytes overflows int64", shape, tr.name)
 	}
 	return lo, nil
 }

@@ -2,6 +2,10 @@ package llamah
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 )
 
@@ -237,3 +241,24 @@ var externalConstants = map[string]int64{
 	"GGML_TYPE_F32":         0,
 	"GGML_TYPE_F16":         1,
 }
+
+// GGMLTypeCount reads GGML_TYPE_COUNT from the ggml.h that accompanies the
+// llama.h at llamaH: beside it (an installed include/ folder) or at
+// ../ggml/include/ggml.h (a llama.cpp source tree). It returns the count and
+// the file it came from; 0 and "" when no ggml.h is found.
+func GGMLTypeCount(llamaH string) (int, string) {
+	dir := filepath.Dir(llamaH)
+	for _, p := range []string{filepath.Join(dir, "ggml.h"), filepath.Join(dir, "..", "ggml", "include", "ggml.h")} {
+		text, err := os.ReadFile(p)
+		if err != nil {
+			continue
+		}
+		if m := typeCountRE.FindSubmatch(text); m != nil {
+			n, _ := strconv.Atoi(string(m[1]))
+			return n, p
+		}
+	}
+	return 0, ""
+}
+
+var typeCountRE = regexp.MustCompile(`GGML_TYPE_COUNT\s*=\s*(\d+)`)

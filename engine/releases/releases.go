@@ -86,6 +86,10 @@ type Release struct {
 	LlamaVersion string
 	// GGMLVersion is what ggml_version() returns.
 	GGMLVersion string
+	// GGMLTypes is GGML_TYPE_COUNT of its ggml.h: tensor type ids below it
+	// may be asked of the library's ggml_type_* functions, which do not
+	// check their argument.
+	GGMLTypes int
 	// Lib is the file name of libllama in the package.
 	Lib string
 	// Integrity is the npm sha512 of each package variant, by package

@@ -7,7 +7,8 @@
 //   - include/llama.h: struct layouts and function ABIs (package llamah);
 //   - src/llama-model.cpp and src/llama-context.cpp: the initialisers of
 //     llama_model_default_params and llama_context_default_params;
-//   - CMakeLists.txt and ggml/CMakeLists.txt: llama_version and ggml_version.
+//   - CMakeLists.txt and ggml/CMakeLists.txt: llama_version and ggml_version;
+//   - ggml/include/ggml.h: GGML_TYPE_COUNT, the tensor type ids ggml knows.
 //
 // The sha512 of each runtime package (CPU and Vulkan) comes from `npm view`.
 //
@@ -113,9 +114,13 @@ func read(cache, v string) (entry, error) {
 		Runtime:     v,
 		LlamaCpp:    tag,
 		GGMLVersion: cmakeVersion(filepath.Join(srcDir, "ggml", "CMakeLists.txt"), "GGML", false),
+		GGMLTypes:   int(ggmlConsts["GGML_TYPE_COUNT"]),
 		Lib:         "libllama." + tag + ".so",
 		Integrity:   map[string]string{},
 		ABI:         abi,
+	}
+	if r.GGMLTypes == 0 {
+		return entry{}, fmt.Errorf("no GGML_TYPE_COUNT in ggml/include/ggml.h")
 	}
 	if _, ok := h.Functions["llama_version"]; ok {
 		r.LlamaVersion = cmakeVersion(filepath.Join(srcDir, "CMakeLists.txt"), "LLAMA", true)
@@ -327,8 +332,8 @@ func render(entries []entry) ([]byte, error) {
 	b.WriteString("func init() {\n\ttable = []Release{\n")
 	for _, e := range entries {
 		r := e.rel
-		fmt.Fprintf(&b, "\t{Runtime: %q, LlamaCpp: %q, LlamaVersion: %q, GGMLVersion: %q, Lib: %q, ABI: %s,\n\t\tIntegrity: map[string]string{\n",
-			r.Runtime, r.LlamaCpp, r.LlamaVersion, r.GGMLVersion, r.Lib, names[r.ABI.SHA256])
+		fmt.Fprintf(&b, "\t{Runtime: %q, LlamaCpp: %q, LlamaVersion: %q, GGMLVersion: %q, GGMLTypes: %d, Lib: %q, ABI: %s,\n\t\tIntegrity: map[string]string{\n",
+			r.Runtime, r.LlamaCpp, r.LlamaVersion, r.GGMLVersion, r.GGMLTypes, r.Lib, names[r.ABI.SHA256])
 		for _, p := range sortedKeys(r.Integrity) {
 			fmt.Fprintf(&b, "\t\t\t%q: %q,\n", p, r.Integrity[p])
 		}
