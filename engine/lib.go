@@ -319,3 +319,40 @@ func (l *Lib) Devices() []Device {
 	}
 	return out
 }
+
+// BackendProblem is a ggml backend library beside libllama that did not
+// become a backend, and why.
+type BackendProblem struct {
+	File string
+	Why  string
+}
+
+// UnloadedBackends lists the GPU backend libraries (libggml-<name>.so,
+// except the CPU variants, of which one is chosen by design) in the
+// library's folder that registered no backend, with the reason: the
+// dynamic loader's error, or that the library loaded but found no usable
+// device.
+func (l *Lib) UnloadedBackends() []BackendProblem {
+	files, _ := filepath.Glob(filepath.Join(l.Location.Dir, "libggml-*.so"))
+	loaded := map[string]bool{}
+	for _, b := range l.Backends() {
+		loaded[strings.ToLower(b)] = true
+	}
+	var out []BackendProblem
+	for _, f := range files {
+		name := strings.TrimSuffix(strings.TrimPrefix(filepath.Base(f), "libggml-"), ".so")
+		if name == "base" || strings.HasPrefix(name, "cpu") || loaded[name] {
+			continue
+		}
+		p := BackendProblem{File: f}
+		h, err := purego.Dlopen(f, purego.RTLD_NOW|purego.RTLD_LOCAL)
+		if err != nil {
+			p.Why = "it does not load: " + err.Error()
+		} else {
+			purego.Dlclose(h)
+			p.Why = "it loads but registered no backend: it found no usable device (is the GPU driver or its loader, e.g. libvulkan.so.1 and an ICD, installed and visible?)"
+		}
+		out = append(out, p)
+	}
+	return out
+}

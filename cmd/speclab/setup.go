@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 
 	"github.com/urfave/cli/v2"
@@ -125,7 +126,11 @@ fixes it. Exits 1 when speclab cannot drive llama.cpp.`,
 				r.Backends, r.Devices = lib.Backends(), lib.Devices()
 				r.GPUOffload = lib.SupportsGPUOffload()
 				r.SystemInfo = strings.TrimSpace(lib.SystemInfo())
-				if !r.GPUOffload {
+				unloaded := lib.UnloadedBackends()
+				for _, b := range unloaded {
+					r.Fixes = append(r.Fixes, fmt.Sprintf("%s is beside the library but no backend: %s", filepath.Base(b.File), b.Why))
+				}
+				if !r.GPUOffload && len(unloaded) == 0 {
 					r.Fixes = append(r.Fixes, "this build has no GPU backend: everything runs on the CPU; for a GPU, point --llama-lib at a ROCm/HIP, CUDA or Vulkan build of llama.cpp")
 				}
 			}
