@@ -264,3 +264,22 @@ func TestTensorTypesOfTheLibrary(t *testing.T) {
 		t.Errorf("NVFP4 on a library without it: %v, want ErrCorrupt naming the library", err)
 	}
 }
+
+// BenchmarkIdentify is the ABI guard of Open without the backends: reading
+// the library's exported symbols, identifying it (table or header) and the
+// default-parameter probe. The goal is under 50 ms with header parsing.
+func BenchmarkIdentify(b *testing.B) {
+	lib := testenv.Lib(b).Location.Lib
+	for _, bc := range []struct {
+		name   string
+		header string
+	}{{"table", ""}, {"header", testenv.Header(b, "3.22.1")}} {
+		b.Run(bc.name, func(b *testing.B) {
+			for b.Loop() {
+				if _, err := engine.CheckLibrary(lib, engine.LibOptions{Header: bc.header}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

@@ -2,12 +2,24 @@
 // and without cgo.
 //
 // It owns the binding to one libllama shared library per process: finding it
-// (through package llamalib), refusing a build whose struct layouts it does not
-// know (the ABI guard), loading the ggml backends that sit beside it, and
-// routing llama.cpp's log into log/slog. On top of the binding it offers the
-// few concrete types a speculative-decoding driver needs:
+// (through package llamalib), the ABI guard, loading the ggml backends that
+// sit beside it, and routing llama.cpp's log into log/slog.
 //
-//   - Lib: the loaded library, its version, backends and devices;
+// The ABI guard drives a build through its own llama.h: the layouts and
+// prototypes come from the table of known releases (package releases; the
+// library is identified by llama_version or its exported functions) or from
+// a llama.h handed in or found in the build tree (package llamah). Bound
+// functions are checked against the header's prototypes; the parameter
+// structs are byte buffers filled by field name at the header's offsets
+// (abi.go) and passed by value through purego.SyscallN; the library's own
+// default-parameter structs are probed against the layout before any is
+// passed to it. What differs between releases is a named Capability.
+//
+// On top of the binding it offers the few concrete types a
+// speculative-decoding driver needs:
+//
+//   - Lib: the loaded library, its release, capabilities, backends, devices
+//     and tensor type table;
 //   - Model: a GGUF model (validated in Go by package gguf before libllama
 //     ever sees the file), its metadata and its vocabulary: tokenize,
 //     detokenize, token pieces;

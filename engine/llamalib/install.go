@@ -1,15 +1,19 @@
 // Package llamalib obtains and finds the llama.cpp shared library (libllama) that
 // speclab runs on.
 //
-// It owns two things: installing the pinned CPU runtime
-// (@node-llama-cpp/linux-x64, fetched once with `npm pack`, verified against a
-// pinned sha512 and unpacked into the speclab cache), and locating a libllama
-// given the --llama-lib flag, the SPECLAB_LLAMA_LIB environment variable or that
-// cache install.
+// It owns three things: installing runtimes (the pinned CPU runtime
+// @node-llama-cpp/linux-x64@3.22.1, or any runtime of the table of known
+// releases, CPU or Vulkan: fetched once with `npm pack`, verified against a
+// pinned sha512 and unpacked into the speclab cache); fetching the llama.cpp
+// source of a release from the git bundle in its node-llama-cpp package
+// (FetchSource: where llama.h comes from); and locating a libllama given the
+// --llama-lib flag, the SPECLAB_LLAMA_LIB environment variable or a cache
+// install.
 //
 // It must not load the library: it never calls dlopen or any llama.cpp symbol.
 // Binding is the job of the engine package, which calls Locate and opens
-// Location.Lib itself.
+// Location.Lib itself. The pinned hashes of other runtimes come from package
+// releases, a table of data.
 package llamalib
 
 import (
