@@ -409,35 +409,15 @@ func identify(exported map[string]bool, header, headerHow, version string) (*abi
 			defaults: releases.HeaderDefaults(),
 		}, nil
 	}
-	var cands []releases.Release
-	how := ""
+	cands := releases.Identify(version, exported)
+	how := fmt.Sprintf("its %d exported llama_* functions (it has no llama_version)", len(exported))
 	if version != "" {
-		for _, r := range releases.ByLlamaVersion(version) {
-			if sameFunctions(r.ABI.Functions, exported) {
-				cands = append(cands, r)
-			}
-		}
 		how = fmt.Sprintf("llama_version %q and its %d exported functions", version, len(exported))
-	} else {
-		cands = releases.BySymbols(exported)
-		how = fmt.Sprintf("its %d exported llama_* functions (it has no llama_version)", len(exported))
 	}
 	if len(cands) == 0 {
 		return nil, nil
 	}
 	return &abiSource{abi: cands[0].ABI, releases: cands, how: how, defaults: cands[0].ABI.Defaults}, nil
-}
-
-func sameFunctions(fns map[string]string, exported map[string]bool) bool {
-	if len(fns) != len(exported) {
-		return false
-	}
-	for f := range fns {
-		if !exported[f] {
-			return false
-		}
-	}
-	return true
 }
 
 // unknownBuildError explains how to drive a library the table does not know.

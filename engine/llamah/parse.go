@@ -271,21 +271,15 @@ func (p *parser) declSpecifiers() (specifiers, error) {
 			words = append(words, t.text)
 			p.next()
 			continue
-		case "struct", "union":
+		case "struct", "union", "enum":
 			if s.base != nil || len(words) > 0 {
 				return s, p.errf(t, "%q after a type", t.text)
 			}
-			b, err := p.recordSpecifier()
-			if err != nil {
-				return s, err
+			spec := p.recordSpecifier
+			if t.text == "enum" {
+				spec = p.enumSpecifier
 			}
-			s.base = b
-			continue
-		case "enum":
-			if s.base != nil || len(words) > 0 {
-				return s, p.errf(t, "%q after a type", t.text)
-			}
-			b, err := p.enumSpecifier()
+			b, err := spec()
 			if err != nil {
 				return s, err
 			}

@@ -134,6 +134,22 @@ func ByLlamaVersion(v string) []Release {
 	return out
 }
 
+// Identify returns the releases a library can be: those whose
+// llama_version() is version (when the library exports one) and whose header
+// declares exactly the llama_* functions in exported.
+func Identify(version string, exported map[string]bool) []Release {
+	if version == "" {
+		return BySymbols(exported)
+	}
+	var out []Release
+	for _, r := range ByLlamaVersion(version) {
+		if sameSet(r.ABI.Functions, exported) {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
 // BySymbols returns the releases whose header declares exactly the llama_*
 // functions in exported (a library's exported llama_* symbols; in every
 // release of the table the two sets are equal).
