@@ -140,7 +140,7 @@ and every empty or rejected draft is explained.
 First steps:
    speclab setup                       install the pinned llama.cpp CPU runtime (npm pack, checked)
    speclab doctor                      check the library, backends and devices
-   speclab models synth --out models   write small test models
+   speclab models synth                write small test models (models/synth)
    speclab inspect models/target.gguf  what a model is, and what one token costs to read
 
 Use your own llama.cpp build (ROCm/HIP on Strix Halo, CUDA, Vulkan) with

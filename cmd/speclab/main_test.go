@@ -102,7 +102,6 @@ func TestExitCodesAndMessages(t *testing.T) {
 		{"absurd count", []string{"inspect", bad["absurd.gguf"]}, 1, []string{"absurd.gguf", "key-value pairs"}},
 		{"missing library", []string{"--llama-lib", "/nonexistent/lib", "doctor"}, 1, []string{"/nonexistent/lib"}},
 		{"bad weight type", []string{"models", "synth", "--out", t.TempDir(), "--type", "q3"}, 2, []string{"q3"}},
-		{"synth without out", []string{"models", "synth"}, 2, []string{"out"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -417,5 +416,38 @@ func TestInspectUnknownTensorType(t *testing.T) {
 	code, out, errs = speclab(t, "--llama-lib", lib.Location.Lib, "inspect", path)
 	if code != 1 || !strings.Contains(errs, "type id 60, which this libllama's ggml") {
 		t.Errorf("inspect with the library: exit %d\n%s%s", code, out, errs)
+	}
+}
+
+// TestSynthNeverOverwritesAModel: `models synth` into a folder that holds
+// the trained default models refuses, names them and leaves them as they
+// were; --force overwrites; the same set again is no conflict.
+func TestSynthNeverOverwritesAModel(t *testing.T) {
+	dir := t.TempDir()
+	trained, err := os.ReadFile(filepath.Join(testenv.RepoRoot(), "models", "target.gguf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	target := filepath.Join(dir, "target.gguf")
+	if err := os.WriteFile(target, trained, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errs := speclab(t, "models", "synth", "--out", dir)
+	if code != 1 || !strings.Contains(errs, target) || !strings.Contains(errs, "--force") {
+		t.Fatalf("exit %d, want 1 naming %s and --force\n%s%s", code, target, out, errs)
+	}
+	if got, _ := os.ReadFile(target); !bytes.Equal(got, trained) {
+		t.Fatal("the trained model was changed")
+	}
+	if _, err := os.Stat(filepath.Join(dir, "draft.gguf")); err == nil {
+		t.Error("a refused synth still wrote draft.gguf")
+	}
+	for _, args := range [][]string{{"--force"}, {}} { // overwrite, then the same set again
+		if code, out, errs := speclab(t, append([]string{"models", "synth", "--out", dir}, args...)...); code != 0 {
+			t.Fatalf("synth %v: exit %d\n%s%s", args, code, out, errs)
+		}
+	}
+	if got, _ := os.ReadFile(target); bytes.Equal(got, trained) {
+		t.Error("--force did not overwrite")
 	}
 }

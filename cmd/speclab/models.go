@@ -1,8 +1,10 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/urfave/cli/v2"
@@ -28,11 +30,16 @@ same seed and type:
 Their acceptance rates mean nothing (the weights are random); they exist to
 test the mechanics: loading, decoding, rollback, state checkpoints, refusals.
 
+They go to models/synth by default, beside (never over) the trained default
+models in models/. A file that holds another model is never overwritten
+without --force; one that already holds exactly these bytes is left alone.
+
 Examples:
-   speclab models synth --out models
+   speclab models synth
    speclab models synth --out /tmp/m --seed 7 --type mxfp4`,
 			Flags: []cli.Flag{
-				&cli.StringFlag{Name: "out", Usage: "folder to write into (created if missing)", Required: true},
+				&cli.StringFlag{Name: "out", Usage: "folder to write into (created if missing)", Value: filepath.Join("models", "synth")},
+				&cli.BoolFlag{Name: "force", Usage: "overwrite files in --out that hold other models"},
 				&cli.Uint64Flag{Name: "seed", Usage: "seed of the weights", Value: 1},
 				&cli.StringFlag{Name: "type", Usage: "type of the 2-D weight matrices: f32, f16, q8_0 or mxfp4", Value: "mxfp4"},
 			},
@@ -44,7 +51,10 @@ Examples:
 				if err != nil {
 					return err
 				}
-				set, err := synth.WriteSet(c.String("out"), synth.Options{Seed: c.Uint64("seed"), Type: t})
+				set, err := synth.WriteSet(c.String("out"), synth.Options{Seed: c.Uint64("seed"), Type: t, Overwrite: c.Bool("force")})
+				if errors.Is(err, synth.ErrExists) {
+					return fmt.Errorf("models synth: %w; pass --force to overwrite them", err)
+				}
 				if err != nil {
 					return fmt.Errorf("models synth: %w", err)
 				}

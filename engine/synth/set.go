@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/speclab/speclab/engine/bpe"
 	"github.com/speclab/speclab/engine/gguf"
@@ -38,7 +39,16 @@ type Options struct {
 	// Tokenizer with WriteLlama and DraftConfig instead: a 150k-token
 	// draft-sized Q8_0 model is about 25 MB.
 	VocabSize int
+	// Overwrite lets WriteSet replace files that hold other models (a
+	// trained model, another seed's). Without it WriteSet writes nothing
+	// and returns an ErrExists error naming them. A file that already holds
+	// exactly what would be written is never a conflict, and one that is
+	// not a readable GGUF file (damaged, partial) is repaired.
+	Overwrite bool
 }
+
+// ErrExists: WriteSet would overwrite files that hold something else.
+var ErrExists = errors.New("would overwrite existing files")
 
 // Set holds the paths of the files WriteSet writes.
 type Set struct {
@@ -128,21 +138,73 @@ func WriteSet(dir string, opt Options) (Set, error) {
 		OtherVocab: filepath.Join(dir, OtherVocabFile),
 		Recurrent:  filepath.Join(dir, RecurrentFile),
 	}
-	if err := WriteLlama(set.Target, TargetConfig(opt.Type), tok, opt.Seed); err != nil {
-		return Set{}, err
-	}
-	if err := WriteLlama(set.Draft, DraftConfig(opt.Type), tok, opt.Seed); err != nil {
-		return Set{}, err
-	}
 	otherCfg := DraftConfig(opt.Type)
 	otherCfg.Name = "speclab-synth-other-vocab"
-	if err := WriteLlama(set.OtherVocab, otherCfg, other, opt.Seed); err != nil {
-		return Set{}, err
+	files := []struct {
+		path          string
+		build         func() ([]gguf.KV, []gguf.Tensor, error)
+		kv            []gguf.KV
+		tensors       []gguf.Tensor
+		encoded, same bool
+	}{
+		{path: set.Target, build: func() ([]gguf.KV, []gguf.Tensor, error) { return buildLlama(TargetConfig(opt.Type), tok, opt.Seed) }},
+		{path: set.Draft, build: func() ([]gguf.KV, []gguf.Tensor, error) { return buildLlama(DraftConfig(opt.Type), tok, opt.Seed) }},
+		{path: set.OtherVocab, build: func() ([]gguf.KV, []gguf.Tensor, error) { return buildLlama(otherCfg, other, opt.Seed) }},
+		{path: set.Recurrent, build: func() ([]gguf.KV, []gguf.Tensor, error) {
+			return buildMamba(RecurrentModelConfig(opt.Type), tok, opt.Seed)
+		}},
 	}
-	if err := WriteRecurrent(set.Recurrent, RecurrentModelConfig(opt.Type), tok, opt.Seed); err != nil {
-		return Set{}, err
+	// Build everything and look at what is there before writing anything,
+	// so that a conflict leaves every file as it was.
+	var conflicts []string
+	for i := range files {
+		f := &files[i]
+		if f.kv, f.tensors, err = f.build(); err != nil {
+			return Set{}, fmt.Errorf("synthesize %s: %w", f.path, err)
+		}
+		same, exists, err := holds(f.path, f.kv, f.tensors)
+		if err != nil {
+			return Set{}, err
+		}
+		f.same = same
+		if exists && !same {
+			conflicts = append(conflicts, f.path)
+		}
+	}
+	if len(conflicts) > 0 && !opt.Overwrite {
+		return Set{}, fmt.Errorf("synthesize models: %w: %s (they hold other models; choose another folder or overwrite them explicitly)",
+			ErrExists, strings.Join(conflicts, ", "))
+	}
+	for _, f := range files {
+		if f.same {
+			continue
+		}
+		if err := gguf.WriteFile(f.path, f.kv, f.tensors); err != nil {
+			return Set{}, fmt.Errorf("synthesize: %w", err)
+		}
 	}
 	return set, nil
+}
+
+// holds reports whether path holds a model (a readable GGUF file) and
+// whether that is exactly the file kv and tensors encode. A damaged or
+// partial file is not a model: it is repaired.
+func holds(path string, kv []gguf.KV, tensors []gguf.Tensor) (same, model bool, err error) {
+	old, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return false, false, nil
+	}
+	if err != nil {
+		return false, false, fmt.Errorf("synthesize %s: %w", path, err)
+	}
+	if _, err := gguf.Read(bytes.NewReader(old), int64(len(old))); err != nil {
+		return false, false, nil
+	}
+	var buf bytes.Buffer
+	if err := gguf.Write(&buf, kv, tensors); err != nil {
+		return false, true, fmt.Errorf("synthesize %s: %w", path, err)
+	}
+	return bytes.Equal(old, buf.Bytes()), true, nil
 }
 
 // writeFile writes a GGUF file unless path already holds the same bytes.

@@ -2,6 +2,7 @@ package synth_test
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"math"
 	"os"
@@ -91,7 +92,7 @@ func TestWriteSetIdempotent(t *testing.T) {
 			t.Errorf("%s was rewritten although its content was right", filepath.Base(p))
 		}
 	}
-	// ... but another seed replaces them, and a damaged file is repaired.
+	// ... a damaged file is repaired ...
 	if err := os.WriteFile(s.Draft, []byte("damaged"), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -103,6 +104,20 @@ func TestWriteSetIdempotent(t *testing.T) {
 	}
 	if entries, _ := os.ReadDir(dir); len(entries) != 4 {
 		t.Errorf("%d entries in the folder, want the 4 models only", len(entries))
+	}
+	// ... and another seed's models are not overwritten without Overwrite.
+	was, _ := os.ReadFile(s.Target)
+	if _, err := synth.WriteSet(dir, synth.Options{Seed: 2}); !errors.Is(err, synth.ErrExists) {
+		t.Fatalf("another seed over the set: %v, want ErrExists", err)
+	}
+	if after, _ := os.ReadFile(s.Target); !bytes.Equal(was, after) {
+		t.Error("a refused WriteSet changed the target")
+	}
+	if _, err := synth.WriteSet(dir, synth.Options{Seed: 2, Overwrite: true}); err != nil {
+		t.Fatal(err)
+	}
+	if after, _ := os.ReadFile(s.Target); bytes.Equal(was, after) {
+		t.Error("Overwrite did not replace the target")
 	}
 }
 
