@@ -8,7 +8,7 @@ import (
 )
 
 // Token is a token id of the target's vocabulary (the same type as
-// engine.Token, kept here so that proposers need not import the engine).
+// engine.Token; the n-gram proposers use nothing else of the engine).
 type Token = int32
 
 // Reason says why a draft is empty. Every empty draft carries one, so that

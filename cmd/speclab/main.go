@@ -3,9 +3,11 @@
 // drafted token and explains every empty or rejected draft.
 //
 // Run `speclab --help` or `speclab COMMAND --help` for what each command
-// does. This package owns the command line only: flags, output formats and
-// exit codes. The work is done by the packages under engine/, spec/,
-// drafts/, experiments/ and analysis/.
+// does. This package owns the command line: flags, output formats and exit
+// codes, and the timing harness of `speclab bench` (bench.go). The rest of
+// the work is done by the packages under engine/, spec/, drafts/,
+// experiments/ and analysis/. Which package may import which is checked by
+// internal/deps.
 package main
 
 import (
