@@ -7,6 +7,8 @@ import (
 	"slices"
 	"sort"
 	"strings"
+
+	"github.com/speclab/speclab/terms"
 )
 
 // Status says whether a configuration's speculation ran.
@@ -71,14 +73,6 @@ type RejectFinding struct {
 	PTargetRejected Num     `json:"p_target_rejected"`
 	QDraftRejected  Num     `json:"q_draft_rejected"`
 }
-
-// History thresholds of llama.cpp's n-gram methods with their default
-// sizes (drafts/ngram.go).
-const (
-	defaultNgramN      = 12
-	defaultNgramM      = 48
-	defaultNgramNMatch = 24
-)
 
 // Diagnose explains each configuration of the data: applied or not and why
 // not, its empty drafts by reason, and where and how confidently its drafts
@@ -162,9 +156,9 @@ func diagnoseConfig(s *Summary) *ConfigDiagnosis {
 	case s.Drafted == 0 && len(s.Refusals) > 0:
 		cd.Status = StatusRefused
 		cd.Why = "refused: " + strings.Join(s.Refusals, "; ")
-	case s.Drafted == 0 && s.Empty["target-cannot-rollback"] > 0:
+	case s.Drafted == 0 && s.Empty[string(terms.TargetCannotRollback)] > 0:
 		cd.Status = StatusCannotRollback
-		cd.Why = fmt.Sprintf("the target's memory cannot roll back a rejected draft (recurrent or hybrid model) and state checkpoints were not allowed (target-cannot-rollback on %d steps)", s.Empty["target-cannot-rollback"])
+		cd.Why = fmt.Sprintf("the target's memory cannot roll back a rejected draft (recurrent or hybrid model) and state checkpoints were not allowed (%s on %d steps)", terms.TargetCannotRollback, s.Empty[string(terms.TargetCannotRollback)])
 	case s.Drafted == 0:
 		cd.Status = StatusNeverDrafted
 		cd.Why = "every draft was empty"
@@ -229,7 +223,7 @@ func diagnoseConfig(s *Summary) *ConfigDiagnosis {
 				detail += ", " + strings.Join(others, ", ")
 			}
 			ctx := ""
-			if idle.Reason == "no-history" {
+			if idle.Reason == string(terms.NoHistory) {
 				ctx = fmt.Sprintf("; prompt + output reach at most %d tokens there", idle.MaxContext)
 			}
 			say("  %s drafted nothing on %d of %s (%s): %s (%s%s)", s.Config, len(idle.Tasks), plural(s.Tasks, "task"),
@@ -339,45 +333,28 @@ func (d *Diagnosis) String() string { return d.Text() }
 // reasonMeaning says what an empty-draft reason means for the
 // configuration's methods.
 func reasonMeaning(reason, specTypes, raw string) string {
-	switch reason {
-	case "no-history":
-		var needs []string
-		for _, t := range strings.Split(specTypes, ",") {
-			t = strings.TrimSpace(t)
-			switch t {
-			case "ngram-simple":
-				n, m := ngramParam(raw, t, "size-n", defaultNgramN), ngramParam(raw, t, "size-m", defaultNgramM)
-				needs = append(needs, fmt.Sprintf("%s needs more than %d tokens of history (n+m+1, n=%d m=%d)", t, n+m+1, n, m))
-			case "ngram-map-k", "ngram-map-k4v":
-				n, m := ngramParam(raw, t, "size-n", defaultNgramN), ngramParam(raw, t, "size-m", defaultNgramM)
-				needs = append(needs, fmt.Sprintf("%s needs at least %d tokens of history (2n+m, n=%d m=%d)", t, 2*n+m, n, m))
-			case "ngram-mod":
-				nm := ngramParam(raw, "ngram-mod", "n-match", defaultNgramNMatch)
-				needs = append(needs, fmt.Sprintf("ngram-mod needs at least %d tokens of history (n_match)", nm))
-			}
-		}
-		if len(needs) == 0 {
-			return "too little history for the method"
-		}
-		return "too little history: " + strings.Join(needs, "; ")
-	case "no-match":
-		return "the last n tokens never occurred earlier in the context, or too little followed them"
-	case "below-p-min":
-		return "the draft model's first token fell below p_min"
-	case "below-n-min":
-		return "drafts shorter than n_min were thrown away"
-	case "no-room":
-		return "no room left to draft (context or n_predict nearly used up)"
-	case "vocab-refused":
-		return "the draft model's vocabulary was refused"
-	case "target-cannot-rollback":
-		return "the target's memory cannot roll back and state checkpoints were not allowed"
-	case "disabled":
-		return "speculation was switched off by the configuration or the draft policy"
-	case "unknown":
-		return "no reason was logged"
+	if terms.Reason(reason) != terms.NoHistory {
+		return terms.Reason(reason).Meaning()
 	}
-	return reason
+	var needs []string
+	for _, t := range strings.Split(specTypes, ",") {
+		t = strings.TrimSpace(t)
+		switch t {
+		case terms.NgramSimple:
+			n, m := ngramParam(raw, t, "size-n", terms.NgramSizeN), ngramParam(raw, t, "size-m", terms.NgramSizeM)
+			needs = append(needs, fmt.Sprintf("%s needs more than %d tokens of history (n+m+1, n=%d m=%d)", t, n+m+1, n, m))
+		case terms.NgramMapK, terms.NgramMapK4V:
+			n, m := ngramParam(raw, t, "size-n", terms.NgramSizeN), ngramParam(raw, t, "size-m", terms.NgramSizeM)
+			needs = append(needs, fmt.Sprintf("%s needs at least %d tokens of history (2n+m, n=%d m=%d)", t, 2*n+m, n, m))
+		case terms.NgramMod:
+			nm := ngramParam(raw, terms.NgramMod, "n-match", terms.NgramModNMatch)
+			needs = append(needs, fmt.Sprintf("ngram-mod needs at least %d tokens of history (n_match)", nm))
+		}
+	}
+	if len(needs) == 0 {
+		return terms.NoHistory.Meaning()
+	}
+	return "too little history: " + strings.Join(needs, "; ")
 }
 
 // ngramParam finds a size of an n-gram method in the configuration JSON: a

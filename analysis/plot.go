@@ -21,6 +21,8 @@ import (
 	"gonum.org/v1/plot/vg/draw"
 	"gonum.org/v1/plot/vg/vgimg"
 	"gonum.org/v1/plot/vg/vgsvg"
+
+	"github.com/speclab/speclab/terms"
 )
 
 // DPI is the resolution of PNG figures.
@@ -787,19 +789,15 @@ func speedupVsDraftLength(byConfig, byCT []*Summary, pal palette) *Figure {
 	return f
 }
 
-// reasonOrder is the order of the empty-draft reasons in plots and tables.
-var reasonOrder = []string{"no-history", "no-match", "below-p-min", "below-n-min", "no-room",
-	"vocab-refused", "target-cannot-rollback", "disabled", "unknown"}
-
 func sortedReasons(m map[string]int64) []string {
 	var out []string
-	for _, r := range reasonOrder {
-		if m[r] > 0 {
-			out = append(out, r)
+	for _, r := range terms.ReportOrder() {
+		if m[string(r)] > 0 {
+			out = append(out, string(r))
 		}
 	}
 	for _, r := range sortedKeys(m) {
-		if m[r] > 0 && !slices.Contains(reasonOrder, r) {
+		if m[r] > 0 && !slices.Contains(terms.ReportOrder(), terms.Reason(r)) {
 			out = append(out, r)
 		}
 	}
@@ -825,9 +823,12 @@ func emptyReasons(byConfig []*Summary, pal palette) *Figure {
 		}
 	}
 	cats := append([]string{"drafted"}, sortedReasons(all)...)
-	colors := map[string]color.Color{"drafted": rgb(0x009E73), "no-history": rgb(0xE69F00), "no-match": rgb(0x56B4E9),
-		"below-p-min": rgb(0xCC79A7), "below-n-min": rgb(0xF0E442), "no-room": grey, "vocab-refused": rgb(0xD55E00),
-		"target-cannot-rollback": rgb(0x0072B2), "disabled": rgb(0x666666), "unknown": rgb(0xBBBBBB)}
+	colors := map[string]color.Color{"drafted": rgb(0x009E73)}
+	for r, c := range map[terms.Reason]color.Color{terms.NoHistory: rgb(0xE69F00), terms.NoMatch: rgb(0x56B4E9),
+		terms.BelowPMin: rgb(0xCC79A7), terms.BelowNMin: rgb(0xF0E442), terms.NoRoom: grey, terms.VocabRefused: rgb(0xD55E00),
+		terms.TargetCannotRollback: rgb(0x0072B2), terms.Disabled: rgb(0x666666), terms.Unknown: rgb(0xBBBBBB)} {
+		colors[string(r)] = c
+	}
 	var below *plotter.BarChart
 	var names []string
 	for i := len(cfgs) - 1; i >= 0; i-- { // first configuration on top

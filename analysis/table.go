@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"text/tabwriter"
+
+	"github.com/speclab/speclab/terms"
 )
 
 // Table is a titled table of text cells, printed on a terminal, in
@@ -117,8 +119,8 @@ func WriteCSV(w io.Writer, groups []*Summary, by []Dim) error {
 		"tps", "tps_lo", "tps_hi", "baseline_tps", "speedup", "speedup_lo", "speedup_hi",
 		"alpha", "gamma", "cost_ratio", "expected_tokens_per_drafting_step", "speedup_leviathan", "speedup_model", "break_even_alpha", "verify_cost",
 		"p_target_accepted", "q_draft_accepted", "p_target_rejected", "q_draft_rejected")
-	for _, r := range reasonOrder {
-		header = append(header, "empty_"+strings.ReplaceAll(r, "-", "_"))
+	for _, r := range terms.ReportOrder() {
+		header = append(header, "empty_"+strings.ReplaceAll(string(r), "-", "_"))
 	}
 	header = append(header, "per_position_unconditional", "per_position_conditional", "refusals")
 	if err := cw.Write(header); err != nil {
@@ -149,8 +151,8 @@ func WriteCSV(w io.Writer, groups []*Summary, by []Dim) error {
 			f(g.TPS.Mean), f(g.TPS.Lo), f(g.TPS.Hi), f(g.BaselineTPS.Mean), f(g.Speedup.Mean), f(g.Speedup.Lo), f(g.Speedup.Hi),
 			f(g.Alpha), f(g.Gamma), f(g.CostRatio), f(g.ExpectedTokens), f(g.SpeedupLeviathan), f(g.SpeedupModel), f(g.BreakEvenAlpha), f(g.VerifyCost),
 			f(g.PTargetAccepted), f(g.QDraftAccepted), f(g.PTargetRejected), f(g.QDraftRejected))
-		for _, r := range reasonOrder {
-			rec = append(rec, i64(g.Empty[r]))
+		for _, r := range terms.ReportOrder() {
+			rec = append(rec, i64(g.Empty[string(r)]))
 		}
 		rec = append(rec, list(g.PosUncond), list(g.PosCond), strings.Join(g.Refusals, "; "))
 		if err := cw.Write(rec); err != nil {

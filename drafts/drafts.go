@@ -5,31 +5,32 @@ import (
 	"math/rand/v2"
 
 	"github.com/speclab/speclab/spec/sample"
+	"github.com/speclab/speclab/terms"
 )
 
 // Token is a token id of the target's vocabulary (the same type as
 // engine.Token; the n-gram proposers use nothing else of the engine).
 type Token = int32
 
-// Reason says why a draft is empty. Every empty draft carries one, so that
-// "speculation never ran" cannot be mistaken for "every draft was rejected".
-type Reason string
+// Reason says why a draft is empty; the vocabulary is package terms'.
+type Reason = terms.Reason
 
-// Reasons for an empty draft.
+// Reasons for an empty draft (terms' table, under the names the proposers
+// have always used).
 const (
-	ReasonNone          Reason = ""                       // the draft is not empty
-	NoHistory           Reason = "no-history"             // too few tokens of history for the method
-	NoMatch             Reason = "no-match"               // the pattern was not found (or the key's entry gives nothing)
-	BelowPMin           Reason = "below-p-min"            // the first drafted token's probability was under p_min
-	BelowNMin           Reason = "below-n-min"            // the draft was shorter than n_min and was thrown away
-	NoRoom              Reason = "no-room"                // n_max <= 0: the context or n_predict is nearly used up
-	VocabRefused        Reason = "vocab-refused"          // the draft model's vocabulary is incompatible with the target's
-	TargetCannotRollbck Reason = "target-cannot-rollback" // the target cannot drop a tail and checkpoints were refused
-	Disabled            Reason = "disabled"               // speculation is configured off (or a policy turned it off)
+	ReasonNone          = terms.None
+	NoHistory           = terms.NoHistory
+	NoMatch             = terms.NoMatch
+	BelowPMin           = terms.BelowPMin
+	BelowNMin           = terms.BelowNMin
+	NoRoom              = terms.NoRoom
+	VocabRefused        = terms.VocabRefused
+	TargetCannotRollbck = terms.TargetCannotRollback
+	Disabled            = terms.Disabled
 )
 
 // Reasons lists every reason of an empty draft, in a stable order.
-var Reasons = []Reason{NoHistory, NoMatch, BelowPMin, BelowNMin, NoRoom, VocabRefused, TargetCannotRollbck, Disabled}
+var Reasons = terms.Reasons()
 
 // Request is what a proposer is asked for at one verify step.
 type Request struct {

@@ -40,21 +40,23 @@ import (
 	"slices"
 	"sort"
 	"strings"
+
+	"github.com/speclab/speclab/terms"
 )
 
-// Defaults of llama.cpp's n-gram flags (common/common.h).
+// Defaults of llama.cpp's n-gram flags (common/common.h), from package terms.
 const (
-	DefaultNgramSizeN     = 12 // --spec-ngram-{simple,map-k,map-k4v}-size-n
-	DefaultNgramSizeM     = 48 // --spec-ngram-{simple,map-k,map-k4v}-size-m
-	DefaultNgramMinHits   = 1  // --spec-ngram-{simple,map-k,map-k4v}-min-hits
-	DefaultNgramModNMatch = 24 // --spec-ngram-mod-n-match
-	DefaultNgramModNMin   = 48 // --spec-ngram-mod-n-min
-	DefaultNgramModNMax   = 64 // --spec-ngram-mod-n-max
+	DefaultNgramSizeN     = terms.NgramSizeN
+	DefaultNgramSizeM     = terms.NgramSizeM
+	DefaultNgramMinHits   = terms.NgramMinHits
+	DefaultNgramModNMatch = terms.NgramModNMatch
+	DefaultNgramModNMin   = terms.NgramModNMin
+	DefaultNgramModNMax   = terms.NgramModNMax
 )
 
 // ngramTypes are the --spec-type names this file implements, in llama.cpp's
 // priority order.
-var ngramTypes = []string{"ngram-simple", "ngram-map-k", "ngram-map-k4v", "ngram-mod"}
+var ngramTypes = []string{terms.NgramSimple, terms.NgramMapK, terms.NgramMapK4V, terms.NgramMod}
 
 // NgramFlags lists the option names NewNgram accepts, as llama.cpp's arg.cpp
 // spells them.

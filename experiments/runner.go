@@ -453,11 +453,7 @@ func (e *env) cell(ctx context.Context, w *runlog.Writer, runID, shard string, c
 		Accepted: int32(st.Accepted), MeanAcceptLen: st.MeanAcceptLen(), Applied: st.Applied(),
 		Checkpoints: int32(st.Checkpoints), ProposeS: st.Propose.Seconds(), VerifyS: st.VerifyTime.Seconds(),
 		RollbackS: st.Rollback.Seconds(), OverheadS: st.Overhead.Seconds(),
-		Text:           e.target.Text(res.Tokens),
-		EmptyNoHistory: int32(st.Empty[drafts.NoHistory]), EmptyNoMatch: int32(st.Empty[drafts.NoMatch]),
-		EmptyBelowPMin: int32(st.Empty[drafts.BelowPMin]), EmptyBelowNMin: int32(st.Empty[drafts.BelowNMin]),
-		EmptyNoRoom: int32(st.Empty[drafts.NoRoom]), EmptyVocabRefused: int32(st.Empty[drafts.VocabRefused]),
-		EmptyCannotRollback: int32(st.Empty[drafts.TargetCannotRollbck]), EmptyDisabled: int32(st.Empty[drafts.Disabled]),
+		Text:    e.target.Text(res.Tokens),
 		LibPath: e.lib.Location.Lib, LibVersion: e.lib.Version, GGMLVersion: e.lib.GGMLVersion,
 		Backend: e.backend, Device: e.device, Threads: int32(e.threads),
 		TargetPath: x.Target, TargetSHA256: e.tHash, TargetArch: e.target.Info.Architecture,
@@ -465,6 +461,7 @@ func (e *env) cell(ctx context.Context, w *runlog.Writer, runID, shard string, c
 		TargetRollback: map[bool]string{true: "kv", false: "checkpoint"}[e.tg.CanRemoveTail()],
 		Host:           hostname(), StartedAt: started.UnixMicro(), FinishedAt: time.Now().UnixMicro(),
 	}
+	row.SetEmpty(st.Empty)
 	if st.PromptTime > 0 {
 		row.PromptTPS = float64(st.PromptTokens) / st.PromptTime.Seconds()
 	}

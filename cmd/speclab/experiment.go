@@ -293,17 +293,8 @@ func configRank(name string) int {
 
 func emptySummary(r runlog.RunRow) string {
 	var parts []string
-	for _, e := range []struct {
-		n    int32
-		name string
-	}{
-		{r.EmptyNoHistory, "no-history"}, {r.EmptyNoMatch, "no-match"}, {r.EmptyBelowPMin, "below-p-min"},
-		{r.EmptyBelowNMin, "below-n-min"}, {r.EmptyNoRoom, "no-room"}, {r.EmptyVocabRefused, "vocab-refused"},
-		{r.EmptyCannotRollback, "target-cannot-rollback"}, {r.EmptyDisabled, "disabled"},
-	} {
-		if e.n > 0 {
-			parts = append(parts, fmt.Sprintf("%s %d", e.name, e.n))
-		}
+	for _, e := range r.Empty() {
+		parts = append(parts, fmt.Sprintf("%s %d", e.Reason, e.N))
 	}
 	return strings.Join(parts, ", ")
 }

@@ -9,6 +9,8 @@ package runlog
 // and a reader keeps only the rows whose ExecID has a runs row (rows of an
 // execution that was killed before its runs row was written are orphans).
 
+import "github.com/speclab/speclab/terms"
+
 // RunRow is one executed cell: its configuration, environment and results.
 type RunRow struct {
 	RunID    string `parquet:"run_id"`
@@ -119,4 +121,46 @@ type TokenRow struct {
 	QDraft       *float32 `parquet:"q_draft,optional"`
 	TargetArgmax int32    `parquet:"target_argmax"`
 	DraftEntropy *float32 `parquet:"draft_entropy,optional"`
+}
+
+// emptyColumns pairs each empty-draft reason with its counter column of
+// RunRow: the one place where the two meet.
+func (r *RunRow) emptyColumns() []struct {
+	Reason terms.Reason
+	N      *int32
+} {
+	return []struct {
+		Reason terms.Reason
+		N      *int32
+	}{
+		{terms.NoHistory, &r.EmptyNoHistory}, {terms.NoMatch, &r.EmptyNoMatch},
+		{terms.BelowPMin, &r.EmptyBelowPMin}, {terms.BelowNMin, &r.EmptyBelowNMin},
+		{terms.NoRoom, &r.EmptyNoRoom}, {terms.VocabRefused, &r.EmptyVocabRefused},
+		{terms.TargetCannotRollback, &r.EmptyCannotRollback}, {terms.Disabled, &r.EmptyDisabled},
+	}
+}
+
+// Empty returns the counts of empty drafts by reason, in terms.Reasons
+// order, leaving out the zeros.
+func (r RunRow) Empty() []ReasonCount {
+	var out []ReasonCount
+	for _, c := range r.emptyColumns() {
+		if *c.N > 0 {
+			out = append(out, ReasonCount{c.Reason, *c.N})
+		}
+	}
+	return out
+}
+
+// SetEmpty fills the empty-draft counters from counts by reason.
+func (r *RunRow) SetEmpty(counts map[terms.Reason]int) {
+	for _, c := range r.emptyColumns() {
+		*c.N = int32(counts[c.Reason])
+	}
+}
+
+// ReasonCount is the number of steps with an empty draft of one reason.
+type ReasonCount struct {
+	Reason terms.Reason
+	N      int32
 }

@@ -27,12 +27,13 @@ engine/bpe:          engine/gguf
 engine/synth:        engine/bpe engine/gguf
 engine:              engine/bpe engine/gguf engine/llamah engine/llamalib engine/releases
 engine/releases/gen: engine/llamah engine/llamalib engine/releases
+terms:               # the shared vocabulary: a leaf every package may use
 spec/sample:         # sampling: pure
-drafts:              engine spec/sample
-spec:                drafts engine spec/sample
-experiments/runlog:  # the run folder's format: no engine, no loop
-experiments:         drafts engine experiments/runlog spec spec/sample
-analysis:            experiments/runlog    # works from the logs alone
+drafts:              engine spec/sample terms
+spec:                drafts engine spec/sample terms
+experiments/runlog:  terms    # the run folder's format: no engine, no loop
+experiments:         drafts engine experiments/runlog spec spec/sample terms
+analysis:            experiments/runlog terms    # works from the logs alone
 rocm:
 models:
 models/corpus:       engine/bpe
