@@ -15,7 +15,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/speclab/speclab/drafts"
 	"github.com/speclab/speclab/engine"
 	"github.com/speclab/speclab/experiments/runlog"
 	"github.com/speclab/speclab/spec"
@@ -243,70 +242,21 @@ func (r *Runner) finished(runID string) (map[string]bool, map[string]float64, er
 
 // env holds the loaded models of a run.
 type env struct {
-	lib           *engine.Lib
-	target, draft *engine.Model
-	tctx, dctx    *engine.Context
-	tg            *spec.EngineTarget
-	tHash, dHash  string
-	threads       int
-	backend       string
-	device        string
+	*Session
+	tHash, dHash string
+	backend      string
+	device       string
 }
 
 func (r *Runner) load() (*env, error) {
-	e := &env{lib: r.Lib}
 	x := r.Exp
-	cp := engine.ContextParams{NCtx: x.Context.CtxSize, Threads: x.Context.Threads}
-	switch x.Context.FlashAttn {
-	case "on":
-		cp.FlashAttn = engine.FlashAttnOn
-	case "off":
-		cp.FlashAttn = engine.FlashAttnOff
-	}
-	mp := engine.ModelParams{GPULayers: x.Context.GPULayers, LoadMode: engine.LoadAuto}
-	var err error
-	if e.target, err = r.Lib.LoadModel(x.Target, mp); err != nil {
-		return nil, fmt.Errorf("target: %w", err)
-	}
-	if e.tctx, err = e.target.NewContext(cp); err != nil {
-		e.close()
+	s, err := Open(r.Lib, Models{Target: x.Target, Draft: x.Draft, Context: x.Context})
+	if err != nil {
 		return nil, err
 	}
-	if e.tg, err = spec.NewTarget(e.tctx); err != nil {
-		e.close()
-		return nil, err
-	}
-	// GPU backends build kernels on first use of a batch shape; do it
-	// before the first cell is timed.
-	if err := e.tctx.Warmup(49); err != nil {
-		e.close()
-		return nil, err
-	}
+	e := &env{Session: s, tHash: fingerprint(x.Target)}
 	if x.Draft != "" {
-		dmp := mp
-		if x.Context.GPULayersDraft != nil {
-			dmp.GPULayers = *x.Context.GPULayersDraft
-		}
-		if e.draft, err = r.Lib.LoadModel(x.Draft, dmp); err != nil {
-			e.close()
-			return nil, fmt.Errorf("draft: %w", err)
-		}
-		dp := cp
-		dp.NCtx = e.tctx.NCtx()
-		if e.dctx, err = e.draft.NewContext(dp); err != nil {
-			e.close()
-			return nil, err
-		}
-		if err := e.dctx.Warmup(32); err != nil {
-			e.close()
-			return nil, err
-		}
 		e.dHash = fingerprint(x.Draft)
-	}
-	e.tHash = fingerprint(x.Target)
-	e.threads = cp.Threads
-	if e.threads == 0 {
-		e.threads = engine.DefaultThreads(e.target)
 	}
 	e.backend = strings.Join(r.Lib.Backends(), ",")
 	var devs []string
@@ -317,18 +267,7 @@ func (r *Runner) load() (*env, error) {
 	return e, nil
 }
 
-func (e *env) close() {
-	for _, c := range []*engine.Context{e.dctx, e.tctx} {
-		if c != nil {
-			c.Close()
-		}
-	}
-	for _, m := range []*engine.Model{e.draft, e.target} {
-		if m != nil {
-			m.Close()
-		}
-	}
-}
+func (e *env) close() { e.Session.Close() }
 
 // fingerprint is the file's sha256; files over 1 GiB are hashed over their
 // size, first and last 64 MiB ("sampled:" prefix), to keep a start fast.
@@ -404,35 +343,22 @@ func (s *logSink) OnToken(t *spec.TokenEvent) {
 // cell runs one cell and returns its runs row (not yet written).
 func (e *env) cell(ctx context.Context, w *runlog.Writer, runID, shard string, c Cell, x *Experiment) (runlog.RunRow, error) {
 	started := time.Now()
-	b, err := c.Config.Build(x.Sampling.params(), x.Seed+uint64(c.Repeat-1))
+	g, err := e.Generation(c.Config, x.Sampling.params(), x.Seed+uint64(c.Repeat-1))
 	if err != nil {
 		return runlog.RunRow{}, err
 	}
+	b, prop := g.Built, g.Proposer
 	cfg := b.Config
 	cfg.NPredict = c.Task.NPredict
-	prop, err := drafts.New(drafts.Setup{
-		Types: b.Types, Ngram: c.Config.Ngram, Target: drafts.ModelVocab{M: e.target},
-		DraftCtx: e.dctx, Seed: cfg.Seed, LlamaRefusal: c.Config.LlamaRefusal,
-	})
-	if err != nil {
-		return runlog.RunRow{}, err
-	}
-	text, special := c.Task.Prompt, false
-	if x.Chat {
-		if text, err = e.target.ApplyChatTemplate([]engine.ChatMessage{{Role: "user", Content: text}}, true); err != nil {
-			return runlog.RunRow{}, err
-		}
-		special = true
-	}
-	prompt, err := e.target.Tokenize(text, true, special)
+	prompt, err := e.Prompt(c.Task.Prompt, x.Chat, "")
 	if err != nil {
 		return runlog.RunRow{}, err
 	}
 	var xb [8]byte
 	rand.Read(xb[:])
 	sink := &logSink{w: w, run: runID, cell: c.ID(), exec: hex.EncodeToString(xb[:])}
-	e.tg.Clear()
-	res, err := spec.Generate(ctx, e.tg, prop, prompt, cfg, sink)
+	e.Loop.Clear()
+	res, err := spec.Generate(ctx, e.Loop, prop, prompt, cfg, sink)
 	if err != nil {
 		return runlog.RunRow{}, err
 	}
@@ -453,12 +379,12 @@ func (e *env) cell(ctx context.Context, w *runlog.Writer, runID, shard string, c
 		Accepted: int32(st.Accepted), MeanAcceptLen: st.MeanAcceptLen(), Applied: st.Applied(),
 		Checkpoints: int32(st.Checkpoints), ProposeS: st.Propose.Seconds(), VerifyS: st.VerifyTime.Seconds(),
 		RollbackS: st.Rollback.Seconds(), OverheadS: st.Overhead.Seconds(),
-		Text:    e.target.Text(res.Tokens),
-		LibPath: e.lib.Location.Lib, LibVersion: e.lib.Version, GGMLVersion: e.lib.GGMLVersion,
-		Backend: e.backend, Device: e.device, Threads: int32(e.threads),
-		TargetPath: x.Target, TargetSHA256: e.tHash, TargetArch: e.target.Info.Architecture,
-		TargetParams: int64(e.target.Info.Params), TargetBytes: int64(e.target.Info.Size),
-		TargetRollback: map[bool]string{true: "kv", false: "checkpoint"}[e.tg.CanRemoveTail()],
+		Text:    e.Target.Text(res.Tokens),
+		LibPath: e.Lib.Location.Lib, LibVersion: e.Lib.Version, GGMLVersion: e.Lib.GGMLVersion,
+		Backend: e.backend, Device: e.device, Threads: int32(e.Threads),
+		TargetPath: x.Target, TargetSHA256: e.tHash, TargetArch: e.Target.Info.Architecture,
+		TargetParams: int64(e.Target.Info.Params), TargetBytes: int64(e.Target.Info.Size),
+		TargetRollback: map[bool]string{true: "kv", false: "checkpoint"}[e.Loop.CanRemoveTail()],
 		Host:           hostname(), StartedAt: started.UnixMicro(), FinishedAt: time.Now().UnixMicro(),
 	}
 	row.SetEmpty(st.Empty)
@@ -469,11 +395,11 @@ func (e *env) cell(ctx context.Context, w *runlog.Writer, runID, shard string, c
 		a := st.AcceptanceRate()
 		row.AcceptRate = &a
 	}
-	if err := drafts.RefusalOf(prop); err != nil {
-		row.Refusal = err.Error()
+	if g.Refusal != nil {
+		row.Refusal = g.Refusal.Error()
 	}
-	if e.draft != nil && strings.Contains(row.SpecTypes, "draft-simple") {
-		row.DraftPath, row.DraftSHA256, row.DraftParams = x.Draft, e.dHash, int64(e.draft.Info.Params)
+	if e.Draft != nil && strings.Contains(row.SpecTypes, "draft-simple") {
+		row.DraftPath, row.DraftSHA256, row.DraftParams = x.Draft, e.dHash, int64(e.Draft.Info.Params)
 	}
 	return row, nil
 }

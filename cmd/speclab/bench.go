@@ -12,7 +12,7 @@ import (
 
 	"github.com/speclab/speclab/analysis"
 	"github.com/speclab/speclab/engine"
-	"github.com/speclab/speclab/models"
+	"github.com/speclab/speclab/experiments"
 )
 
 // benchReport is `speclab bench --json`.
@@ -59,29 +59,27 @@ Examples:
 			if maxB < 2 || maxB > 64 || reps < 1 {
 				return usagef("--max-batch must be 2..64 and --reps >= 1")
 			}
-			cp, err := contextParams(c)
+			m, err := modelsFromFlags(c, true)
 			if err != nil {
 				return err
+			}
+			cp, err := m.Context.Params()
+			if err != nil {
+				return usagef("%v", err)
 			}
 			lib, err := openLib(c)
 			if err != nil {
 				return err
 			}
-			mp := engine.ModelParams{GPULayers: c.Int("gpu-layers"), LoadMode: engine.LoadAuto}
-			r := benchReport{Target: c.String("target"), Draft: c.String("draft")}
-			if r.Target == "" { // speclab's default pair
-				if r.Target, err = models.Path(models.Target); err != nil {
-					return usagef("no --target, and %v", err)
-				}
-				if r.Draft == "" {
-					r.Draft, _ = models.Path(models.Draft)
-				}
-			}
-			target, err := lib.LoadModel(r.Target, mp)
+			r := benchReport{Target: m.Target, Draft: m.Draft}
+			target, draft, err := experiments.LoadModels(lib, m)
 			if err != nil {
-				return fmt.Errorf("target: %w", err)
+				return err
 			}
 			defer target.Close()
+			if draft != nil {
+				defer draft.Close()
+			}
 			if cp.NCtx == 0 {
 				cp.NCtx = min(max(target.Info.CtxTrain, 256), 4096)
 			}
@@ -98,16 +96,7 @@ Examples:
 			for _, v := range r.VerifyMs {
 				r.VerifyCost = append(r.VerifyCost, v/r.VerifyMs[0])
 			}
-			if r.Draft != "" {
-				dmp := mp
-				if dmp.GPULayers, err = draftLayers(c); err != nil {
-					return err
-				}
-				draft, err := lib.LoadModel(r.Draft, dmp)
-				if err != nil {
-					return fmt.Errorf("draft: %w", err)
-				}
-				defer draft.Close()
+			if draft != nil {
 				dm, _, _, err := measureTarget(draft, cp, 1, reps)
 				if err != nil {
 					return err

@@ -9,6 +9,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -17,12 +18,8 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/speclab/speclab/analysis"
-	"github.com/speclab/speclab/engine/gguf"
-	"github.com/speclab/speclab/engine/llamalib"
-	"github.com/speclab/speclab/engine/synth"
 	"github.com/speclab/speclab/experiments"
 	"github.com/speclab/speclab/experiments/runlog"
-	"github.com/speclab/speclab/models"
 )
 
 // runFlags are the flags of every command that executes an experiment.
@@ -135,15 +132,15 @@ Examples:
 					GPULayers: c.Int("gpu-layers"), FlashAttn: "auto"},
 				Configs: experiments.SeedConfigs(),
 			}
-			dl, err := draftLayers(c)
-			if err != nil {
-				return err
-			}
-			if c.IsSet("gpu-layers-draft") {
-				exp.Context.GPULayersDraft = &dl
+			if v := c.String("gpu-layers-draft"); v != "" {
+				n, err := strconv.Atoi(v)
+				if err != nil {
+					return usagef("--gpu-layers-draft %q: want a number of layers", v)
+				}
+				exp.Context.GPULayersDraft = &n
 			}
 			if exp.Target == "" {
-				t, d, note, err := defaultModels(c)
+				t, d, note, err := experiments.DefaultModels(c.String("cache-dir"))
 				if err != nil {
 					return err
 				}
@@ -177,28 +174,6 @@ Examples:
 			return nil
 		},
 	}
-}
-
-// defaultModels returns speclab's default target and draft: the trained
-// models shipped in models/ (see models/README.md), or, when they cannot be
-// found, the synthetic ones written once into the cache.
-func defaultModels(c *cli.Context) (target, draft, note string, err error) {
-	if dir, derr := models.Dir(); derr == nil {
-		return filepath.Join(dir, models.Target), filepath.Join(dir, models.Draft),
-			"using speclab's default models (" + dir + "): a 26.5M-parameter MXFP4 target and a 3.3M draft trained on the Go standard library (models/README.md)", nil
-	}
-	cache := c.String("cache-dir")
-	if cache == "" {
-		if cache, err = llamalib.DefaultCacheDir(); err != nil {
-			return "", "", "", err
-		}
-	}
-	set, err := synth.WriteSet(filepath.Join(cache, "models", "synth-mxfp4"), synth.Options{Seed: 1, Type: gguf.TypeMXFP4})
-	if err != nil {
-		return "", "", "", fmt.Errorf("default models: %w", err)
-	}
-	return set.Target, set.Draft, "speclab's trained default models were not found (set " + models.EnvDir +
-		"); using synthetic models (random weights: the mechanics are real, the acceptance rates mean nothing)", nil
 }
 
 // execute runs exp into the folder the flags name.

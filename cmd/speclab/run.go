@@ -15,10 +15,10 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/speclab/speclab/drafts"
-	"github.com/speclab/speclab/engine"
-	"github.com/speclab/speclab/models"
+	"github.com/speclab/speclab/experiments"
 	"github.com/speclab/speclab/spec"
 	"github.com/speclab/speclab/spec/sample"
+	"github.com/speclab/speclab/terms"
 )
 
 // Flags shared by the commands that load models and generate.
@@ -105,203 +105,125 @@ Examples:
 	}
 }
 
-// session is the loaded target, draft and proposer of a run.
+// session is the loaded models and the built generation of a run.
 type session struct {
-	target   *engine.Model
-	draft    *engine.Model
-	tctx     *engine.Context
-	dctx     *engine.Context
-	tg       *spec.EngineTarget
-	prop     drafts.Proposer
-	refusal  error
-	types    []string
-	cfg      spec.Config
-	policyID string
+	*experiments.Session
+	*experiments.Generation
 }
 
-func (s *session) Close() {
-	for _, c := range []*engine.Context{s.dctx, s.tctx} {
-		if c != nil {
-			c.Close()
+// modelsFromFlags reads the models and context flags; without --target it
+// takes speclab's default models (the draft too, when --draft is not given
+// and withDraft).
+func modelsFromFlags(c *cli.Context, withDraft bool) (experiments.Models, error) {
+	m := experiments.Models{Target: c.String("target"), Draft: c.String("draft"), Context: experiments.Context{
+		CtxSize: c.Int("ctx-size"), Threads: c.Int("threads"), GPULayers: c.Int("gpu-layers"), FlashAttn: c.String("flash-attn"),
+	}}
+	if _, err := experiments.ParseFlashAttn(m.Context.FlashAttn); err != nil {
+		return m, usagef("--flash-attn %v", err)
+	}
+	if m.Context.CtxSize < 0 || m.Context.Threads < 0 {
+		return m, usagef("--ctx-size and --threads must not be negative")
+	}
+	if v := c.String("gpu-layers-draft"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			return m, usagef("--gpu-layers-draft %q: want a number of layers", v)
 		}
+		m.Context.GPULayersDraft = &n
 	}
-	for _, m := range []*engine.Model{s.draft, s.target} {
-		if m != nil {
-			m.Close()
+	if m.Target == "" {
+		t, d, note, err := experiments.DefaultModels(c.String("cache-dir"))
+		if err != nil {
+			return m, err
 		}
+		m.Target = t
+		if withDraft && m.Draft == "" {
+			m.Draft = d
+		}
+		fmt.Fprintln(c.App.ErrWriter, note)
 	}
-}
-
-func contextParams(c *cli.Context) (engine.ContextParams, error) {
-	p := engine.ContextParams{NCtx: c.Int("ctx-size"), Threads: c.Int("threads")}
-	switch c.String("flash-attn") {
-	case "auto", "":
-	case "on", "1", "true":
-		p.FlashAttn = engine.FlashAttnOn
-	case "off", "0", "false":
-		p.FlashAttn = engine.FlashAttnOff
-	default:
-		return p, usagef("--flash-attn %q: want on, off or auto", c.String("flash-attn"))
-	}
-	if p.NCtx < 0 || p.Threads < 0 {
-		return p, usagef("--ctx-size and --threads must not be negative")
-	}
-	return p, nil
+	return m, nil
 }
 
 // openSession loads the models and builds the proposer and the loop's
-// configuration from the flags.
+// configuration from the flags, through the same builder as experiments.
 func openSession(c *cli.Context) (*session, error) {
-	s := &session{}
-	var err error
-	if s.types, err = drafts.ParseTypes(c.String("spec-type")); err != nil {
-		return nil, usageError{err.Error()}
-	}
-	if !c.IsSet("spec-type") && c.String("draft") != "" {
-		s.types = []string{"draft-simple"}
-	}
-	if slices.Contains(s.types, "draft-simple") && c.String("draft") == "" {
-		return nil, usagef("--spec-type draft-simple needs a draft model: --draft MODEL.gguf")
-	}
-	if s.cfg, s.policyID, err = loopConfig(c); err != nil {
-		return nil, err
-	}
-	targetPath := c.String("target")
-	if targetPath == "" {
-		if targetPath, err = models.Path(models.Target); err != nil {
-			return nil, usagef("no --target, and %v", err)
-		}
-	}
-	cp, err := contextParams(c)
+	conf, sp, err := configFromFlags(c)
 	if err != nil {
 		return nil, err
+	}
+	types, _ := drafts.ParseTypes(conf.SpecType)
+	m, err := modelsFromFlags(c, false)
+	if err != nil {
+		return nil, err
+	}
+	if !slices.Contains(types, terms.DraftSimple) {
+		m.Draft = "" // a draft model is loaded only for the method that uses it
 	}
 	lib, err := openLib(c)
 	if err != nil {
 		return nil, err
 	}
-	mp := engine.ModelParams{GPULayers: c.Int("gpu-layers"), LoadMode: engine.LoadAuto}
-	ok := false
-	defer func() {
-		if !ok {
-			s.Close()
-		}
-	}()
-	if s.target, err = lib.LoadModel(targetPath, mp); err != nil {
-		return nil, fmt.Errorf("target: %w", err)
-	}
-	if s.tctx, err = s.target.NewContext(cp); err != nil {
-		return nil, err
-	}
-	if s.tg, err = spec.NewTarget(s.tctx); err != nil {
-		return nil, err
-	}
-	if err := s.tctx.Warmup(warmBatch); err != nil {
-		return nil, err
-	}
-	if d := c.String("draft"); d != "" && slices.Contains(s.types, "draft-simple") {
-		dmp := mp
-		if dmp.GPULayers, err = draftLayers(c); err != nil {
-			return nil, err
-		}
-		if s.draft, err = lib.LoadModel(d, dmp); err != nil {
-			return nil, fmt.Errorf("draft: %w", err)
-		}
-		dp := cp
-		dp.NCtx = s.tctx.NCtx()
-		if s.dctx, err = s.draft.NewContext(dp); err != nil {
-			return nil, err
-		}
-		if err := s.dctx.Warmup(32); err != nil {
-			return nil, err
-		}
-	}
-	ngram := map[string]int{}
-	for _, f := range drafts.NgramFlags() {
-		if name := strings.TrimPrefix(f, "--"); c.IsSet(name) {
-			ngram[name] = c.Int(name)
-		}
-	}
-	s.prop, err = drafts.New(drafts.Setup{
-		Types: s.types, Ngram: ngram, Target: drafts.ModelVocab{M: s.target},
-		DraftCtx: s.dctx, Seed: c.Uint64("seed"), LlamaRefusal: c.Bool("llama-refusal"),
-	})
+	es, err := experiments.Open(lib, m)
 	if err != nil {
+		return nil, err
+	}
+	g, err := es.Generation(conf, sp, c.Uint64("seed"))
+	if err != nil {
+		es.Close()
 		return nil, usageError{err.Error()}
 	}
-	s.refusal = drafts.RefusalOf(s.prop)
-	ok = true
-	return s, nil
+	g.Config.NPredict = c.Int("n-predict")
+	g.Config.IgnoreEOG = c.Bool("ignore-eos")
+	return &session{es, g}, nil
 }
 
-// warmBatch is the largest verify batch warmed up before measuring (an
-// n-gram draft of m = 48 and its last token): GPU backends build kernels on
-// first use of a shape.
-const warmBatch = 49
-
-// draftLayers is --gpu-layers-draft, defaulting to --gpu-layers.
-func draftLayers(c *cli.Context) (int, error) {
-	v := c.String("gpu-layers-draft")
-	if v == "" {
-		return c.Int("gpu-layers"), nil
+// configFromFlags reads the speculative and sampling flags into a
+// configuration, as an experiment file would hold it.
+func configFromFlags(c *cli.Context) (experiments.Configuration, sample.Params, error) {
+	sp := sample.Params{Temp: float32(c.Float64("temp")), TopK: c.Int("top-k"),
+		TopP: float32(c.Float64("top-p")), MinP: float32(c.Float64("min-p"))}
+	conf := experiments.Configuration{Name: "run", SpecType: c.String("spec-type"), NMin: c.Int("spec-draft-n-min"),
+		DDPolicy: c.String("dd-policy"), Verify: c.String("verify"), Rollback: c.String("rollback"),
+		LlamaRefusal: c.Bool("llama-refusal"), Ngram: map[string]int{}}
+	nmax, pmin := c.Int("spec-draft-n-max"), c.Float64("spec-draft-p-min")
+	conf.NMax, conf.PMin = &nmax, &pmin
+	if !c.IsSet("spec-type") && c.String("draft") != "" {
+		conf.SpecType = terms.DraftSimple
 	}
-	n, err := strconv.Atoi(v)
+	types, err := drafts.ParseTypes(conf.SpecType)
 	if err != nil {
-		return 0, usagef("--gpu-layers-draft %q: want a number of layers", v)
+		return conf, sp, usageError{err.Error()}
 	}
-	return n, nil
-}
-
-// loopConfig reads the loop's settings and names the policy.
-func loopConfig(c *cli.Context) (spec.Config, string, error) {
-	cfg := spec.Config{
-		NPredict:   c.Int("n-predict"),
-		Seed:       c.Uint64("seed"),
-		NMin:       c.Int("spec-draft-n-min"),
-		IgnoreEOG:  c.Bool("ignore-eos"),
-		TokenProbs: true,
-		Sampling: sample.Params{Temp: float32(c.Float64("temp")), TopK: c.Int("top-k"),
-			TopP: float32(c.Float64("top-p")), MinP: float32(c.Float64("min-p"))},
+	if slices.Contains(types, terms.DraftSimple) && c.String("draft") == "" {
+		return conf, sp, usagef("--spec-type draft-simple needs a draft model: --draft MODEL.gguf")
 	}
-	if cfg.NPredict <= 0 {
-		return cfg, "", usagef("--n-predict %d: want > 0", cfg.NPredict)
+	if c.Int("n-predict") <= 0 {
+		return conf, sp, usagef("--n-predict %d: want > 0", c.Int("n-predict"))
 	}
-	if err := cfg.Sampling.Validate(); err != nil {
-		return cfg, "", usageError{err.Error()}
+	if err := sp.Validate(); err != nil {
+		return conf, sp, usageError{err.Error()}
 	}
-	v := c.String("verify")
-	switch {
-	case v == "" && cfg.Sampling.Greedy():
-		cfg.Verify = spec.Greedy
-	case v == "":
-		cfg.Verify = spec.Match
-	default:
-		var err error
-		if cfg.Verify, err = spec.ParseVerify(v); err != nil {
-			return cfg, "", usageError{err.Error()}
+	switch v := conf.Verify; {
+	case v != "" && v != string(spec.Greedy) && sp.Greedy():
+		return conf, sp, usagef("--verify %s samples: give --temp > 0 (or use --verify greedy)", v)
+	case v == string(spec.Greedy) && !sp.Greedy():
+		return conf, sp, usagef("--verify greedy with --temp %g: greedy verification needs --temp 0", sp.Temp)
+	}
+	if p := conf.DDPolicy; p != "" {
+		if _, err := drafts.ParsePolicy(p); err != nil {
+			return conf, sp, usagef("--dd-policy: %v", err)
 		}
 	}
-	if cfg.Verify != spec.Greedy && cfg.Sampling.Greedy() {
-		return cfg, "", usagef("--verify %s samples: give --temp > 0 (or use --verify greedy)", cfg.Verify)
-	}
-	if cfg.Verify == spec.Greedy && !cfg.Sampling.Greedy() {
-		return cfg, "", usagef("--verify greedy with --temp %g: greedy verification needs --temp 0", cfg.Sampling.Temp)
-	}
-	r, err := spec.ParseRollback(c.String("rollback"))
-	if err != nil {
-		return cfg, "", usageError{err.Error()}
-	}
-	cfg.Rollback = r
-	if p := c.String("dd-policy"); p != "" {
-		pol, err := drafts.ParsePolicy(p)
-		if err != nil {
-			return cfg, "", usagef("--dd-policy: %v", err)
+	for _, f := range drafts.NgramFlags() {
+		if name := strings.TrimPrefix(f, "--"); c.IsSet(name) {
+			conf.Ngram[name] = c.Int(name)
 		}
-		cfg.Policy = pol
-	} else {
-		cfg.Policy = drafts.Static{NMax: c.Int("spec-draft-n-max"), PMin: float32(c.Float64("spec-draft-p-min"))}
 	}
-	return cfg, fmt.Sprint(cfg.Policy), nil
+	if _, err := conf.Build(sp, c.Uint64("seed")); err != nil {
+		return conf, sp, usageError{err.Error()}
+	}
+	return conf, sp, nil
 }
 
 func readPrompt(c *cli.Context) (string, error) {
@@ -355,30 +277,19 @@ func doRun(c *cli.Context) error {
 		return err
 	}
 	defer s.Close()
-	parseSpecial := false
-	if c.Bool("chat") {
-		var msgs []engine.ChatMessage
-		if sys := c.String("system"); sys != "" {
-			msgs = append(msgs, engine.ChatMessage{Role: "system", Content: sys})
-		}
-		if text, err = s.target.ApplyChatTemplate(append(msgs, engine.ChatMessage{Role: "user", Content: text}), true); err != nil {
-			return err
-		}
-		parseSpecial = true // the template's markers are special tokens
-	}
-	prompt, err := s.target.Tokenize(text, true, parseSpecial)
+	prompt, err := s.Prompt(text, c.Bool("chat"), c.String("system"))
 	if err != nil {
 		return err
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	res, err := spec.Generate(ctx, s.tg, s.prop, prompt, s.cfg, nil)
+	res, err := spec.Generate(ctx, s.Loop, s.Proposer, prompt, s.Config, nil)
 	if err != nil && !errors.Is(err, context.Canceled) {
 		return fmt.Errorf("run: %w", err)
 	}
 	out := runOutput{
-		Text: s.target.Text(res.Tokens), Tokens: res.Tokens, SpecTypes: s.types, Policy: s.policyID,
-		Verify: string(s.cfg.Verify), Steps: res.Stats.Steps, Drafted: res.Stats.Drafted,
+		Text: s.Target.Text(res.Tokens), Tokens: res.Tokens, SpecTypes: s.Types, Policy: s.Policy,
+		Verify: string(s.Config.Verify), Steps: res.Stats.Steps, Drafted: res.Stats.Drafted,
 		Accepted: res.Stats.Accepted, Acceptance: res.Stats.AcceptanceRate(),
 		MeanAcceptLen: res.Stats.MeanAcceptLen(), TokensPerSec: res.Stats.TokensPerSecond(),
 		PromptTokens: res.Stats.PromptTokens, Generated: res.Stats.Generated, Stop: string(res.Stats.Stop),
@@ -390,13 +301,13 @@ func doRun(c *cli.Context) error {
 	for r, n := range res.Stats.Empty {
 		out.EmptyDrafts[string(r)] = n
 	}
-	if s.refusal != nil {
-		out.Refusal = s.refusal.Error()
+	if s.Refusal != nil {
+		out.Refusal = s.Refusal.Error()
 	}
 	var lossErr error
 	if c.Bool("check-lossless") && !errors.Is(err, context.Canceled) {
-		s.tg.Clear()
-		plain, perr := spec.Generate(ctx, s.tg, nil, prompt, s.cfg, nil)
+		s.Loop.Clear()
+		plain, perr := spec.Generate(ctx, s.Loop, nil, prompt, s.Config, nil)
 		if perr != nil {
 			return fmt.Errorf("check-lossless: plain decoding: %w", perr)
 		}
@@ -430,12 +341,12 @@ func printSummary(c *cli.Context, s *session, res *spec.Result, out runOutput) {
 	w := c.App.ErrWriter
 	st := res.Stats
 	types := "none"
-	if len(s.types) > 0 {
-		types = strings.Join(s.types, ",")
+	if len(s.Types) > 0 {
+		types = strings.Join(s.Types, ",")
 	}
-	fmt.Fprintf(w, "\n--- speclab: %s, verify %s, policy %s\n", types, s.cfg.Verify, s.policyID)
-	if s.refusal != nil {
-		fmt.Fprintf(w, "refused:    %v\n", s.refusal)
+	fmt.Fprintf(w, "\n--- speclab: %s, verify %s, policy %s\n", types, s.Config.Verify, s.Policy)
+	if s.Refusal != nil {
+		fmt.Fprintf(w, "refused:    %v\n", s.Refusal)
 	}
 	applied := "never applied"
 	if st.Applied() {
