@@ -71,7 +71,7 @@ func benchRun(b *testing.B, tokens int) []string {
 					for x := range 4 {
 						p, q, e := rng.Float32(), rng.Float32(), 2*rng.Float32()
 						tr := runlog.TokenRow{RunID: "bench", CellID: r.CellID, ExecID: r.ExecID, Step: int32(s), Index: int32(x),
-							Token: rng.Int32N(150000), Accepted: x < j, PTarget: &p, QDraft: &q, TargetArgmax: 7, DraftEntropy: &e}
+							Token: rng.Int32N(150000), Accepted: x < j, Verified: x <= j, PTarget: &p, QDraft: &q, TargetArgmax: 7, DraftEntropy: &e}
 						if err := w.Token(tr); err != nil {
 							b.Fatal(err)
 						}

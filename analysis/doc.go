@@ -19,6 +19,7 @@
 // figures and a Markdown and HTML report.
 //
 // It reads logs only: it must not run models, nor write into run folders
-// other than the report folder it is given. The format of the logs belongs
-// to package experiments/runlog.
+// other than the report folder it is given. The format of the logs, and
+// every read of them (rows and column scans), belong to package
+// experiments/runlog: analysis names columns through runlog.Col.
 package analysis

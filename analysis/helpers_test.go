@@ -55,7 +55,7 @@ func writeCell(t testing.TB, w *runlog.Writer, c cellSpec) {
 		}
 		for x := range n {
 			tr := runlog.TokenRow{RunID: r.RunID, CellID: r.CellID, ExecID: r.ExecID,
-				Step: int32(i), Index: int32(x), Token: int32(x), Accepted: x < s.j}
+				Step: int32(i), Index: int32(x), Token: int32(x), Accepted: x < s.j, Verified: x <= s.j}
 			if x < len(s.p) && !math.IsNaN(float64(s.p[x])) {
 				v := s.p[x]
 				tr.PTarget = &v

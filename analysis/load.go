@@ -251,10 +251,10 @@ type accum struct {
 	tokens []*TokenStats
 	// column buffers, reused across row groups
 	ids                []int32
-	pos, k, j, em, stp []int32
+	pos, k, j, em      []int32
 	reason             []int32
 	prop, ver, rb, ov  []int64
-	acc                []bool
+	acc, verified      []bool
 	pt, qd, ent        []float32
 }
 
@@ -280,9 +280,35 @@ func (a *accum) token(i int32) *TokenStats {
 	return t
 }
 
+// The columns the scans read, by their fields in runlog's schema.
+var (
+	stepColumns = []string{
+		runlog.Col[runlog.StepRow]("ExecID"), runlog.Col[runlog.StepRow]("Pos"), runlog.Col[runlog.StepRow]("Drafted"),
+		runlog.Col[runlog.StepRow]("Accepted"), runlog.Col[runlog.StepRow]("Emitted"), runlog.Col[runlog.StepRow]("Reason"),
+		runlog.Col[runlog.StepRow]("ProposeNs"), runlog.Col[runlog.StepRow]("VerifyNs"),
+		runlog.Col[runlog.StepRow]("RollbackNs"), runlog.Col[runlog.StepRow]("OverheadNs"),
+	}
+	tokenColumns = []string{
+		runlog.Col[runlog.TokenRow]("ExecID"), runlog.Col[runlog.TokenRow]("Verified"), runlog.Col[runlog.TokenRow]("Accepted"),
+		runlog.Col[runlog.TokenRow]("PTarget"), runlog.Col[runlog.TokenRow]("QDraft"), runlog.Col[runlog.TokenRow]("DraftEntropy"),
+	}
+)
+
+// columns finds the columns of a part.
+func columns(p *runlog.Part, names []string) ([]int, error) {
+	idx := make([]int, len(names))
+	for i, n := range names {
+		var err error
+		if idx[i], err = p.Column(n); err != nil {
+			return nil, err
+		}
+	}
+	return idx, nil
+}
+
 // scanSteps adds up one part of the steps table.
 func (a *accum) scanSteps(path string, cellOf func([]byte) int32) error {
-	p, err := openPart(path)
+	p, err := runlog.OpenPart(path, runlog.StepRow{})
 	if err != nil {
 		return err
 	}
@@ -299,49 +325,39 @@ func (a *accum) scanSteps(path string, cellOf func([]byte) int32) error {
 		reasons = append(reasons, s)
 		return int32(len(reasons) - 1)
 	}
-	cols := []struct {
-		name string
-		kind int
-	}{
-		{"exec_id", kString}, {"pos", kInt32}, {"drafted", kInt32}, {"accepted", kInt32},
-		{"emitted", kInt32}, {"reason", kString}, {"propose_ns", kInt64}, {"verify_ns", kInt64},
-		{"rollback_ns", kInt64}, {"overhead_ns", kInt64},
+	idx, err := columns(p, stepColumns)
+	if err != nil {
+		return err
 	}
-	idx := make([]int, len(cols))
-	for i, c := range cols {
-		if idx[i], err = p.column(c.name, parquetKind[c.kind]); err != nil {
-			return err
-		}
-	}
-	for _, rg := range p.pf.RowGroups() {
+	for _, rg := range p.RowGroups() {
 		cc := rg.ColumnChunks()
-		a.ids, err = readIDs(cc[idx[0]], a.ids[:0], cellOf)
+		a.ids, err = runlog.ReadIDs(cc[idx[0]], a.ids[:0], cellOf)
 		if err == nil {
-			a.pos, err = readInt32(cc[idx[1]], a.pos[:0])
+			a.pos, err = runlog.ReadInt32(cc[idx[1]], a.pos[:0])
 		}
 		if err == nil {
-			a.k, err = readInt32(cc[idx[2]], a.k[:0])
+			a.k, err = runlog.ReadInt32(cc[idx[2]], a.k[:0])
 		}
 		if err == nil {
-			a.j, err = readInt32(cc[idx[3]], a.j[:0])
+			a.j, err = runlog.ReadInt32(cc[idx[3]], a.j[:0])
 		}
 		if err == nil {
-			a.em, err = readInt32(cc[idx[4]], a.em[:0])
+			a.em, err = runlog.ReadInt32(cc[idx[4]], a.em[:0])
 		}
 		if err == nil {
-			a.reason, err = readIDs(cc[idx[5]], a.reason[:0], reasonID)
+			a.reason, err = runlog.ReadIDs(cc[idx[5]], a.reason[:0], reasonID)
 		}
 		if err == nil {
-			a.prop, err = readInt64(cc[idx[6]], a.prop[:0])
+			a.prop, err = runlog.ReadInt64(cc[idx[6]], a.prop[:0])
 		}
 		if err == nil {
-			a.ver, err = readInt64(cc[idx[7]], a.ver[:0])
+			a.ver, err = runlog.ReadInt64(cc[idx[7]], a.ver[:0])
 		}
 		if err == nil {
-			a.rb, err = readInt64(cc[idx[8]], a.rb[:0])
+			a.rb, err = runlog.ReadInt64(cc[idx[8]], a.rb[:0])
 		}
 		if err == nil {
-			a.ov, err = readInt64(cc[idx[9]], a.ov[:0])
+			a.ov, err = runlog.ReadInt64(cc[idx[9]], a.ov[:0])
 		}
 		if err != nil {
 			return fmt.Errorf("read %s: %w", path, err)
@@ -410,50 +426,38 @@ func (a *accum) scanSteps(path string, cellOf func([]byte) int32) error {
 
 // scanTokens adds up one part of the tokens table.
 func (a *accum) scanTokens(path string, cellOf func([]byte) int32) error {
-	p, err := openPart(path)
+	p, err := runlog.OpenPart(path, runlog.TokenRow{})
 	if err != nil {
 		return err
 	}
 	defer p.Close()
-	cols := []struct {
-		name string
-		kind int
-	}{
-		{"exec_id", kString}, {"step", kInt32}, {"accepted", kBool},
-		{"p_target", kFloat}, {"q_draft", kFloat}, {"draft_entropy", kFloat},
+	idx, err := columns(p, tokenColumns)
+	if err != nil {
+		return err
 	}
-	idx := make([]int, len(cols))
-	for i, c := range cols {
-		if idx[i], err = p.column(c.name, parquetKind[c.kind]); err != nil {
-			return err
-		}
-	}
-	// the step of the last rejected token, to tell the judged rejection
-	// from tokens drafted after it
-	rejCell, rejStep := int32(-1), int32(-1)
-	for _, rg := range p.pf.RowGroups() {
+	for _, rg := range p.RowGroups() {
 		cc := rg.ColumnChunks()
-		a.ids, err = readIDs(cc[idx[0]], a.ids[:0], cellOf)
+		a.ids, err = runlog.ReadIDs(cc[idx[0]], a.ids[:0], cellOf)
 		if err == nil {
-			a.stp, err = readInt32(cc[idx[1]], a.stp[:0])
+			a.verified, err = runlog.ReadBool(cc[idx[1]], a.verified[:0])
 		}
 		if err == nil {
-			a.acc, err = readBool(cc[idx[2]], a.acc[:0])
+			a.acc, err = runlog.ReadBool(cc[idx[2]], a.acc[:0])
 		}
 		if err == nil {
-			a.pt, err = readOptFloat(cc[idx[3]], a.pt[:0])
+			a.pt, err = runlog.ReadOptFloat(cc[idx[3]], a.pt[:0])
 		}
 		if err == nil {
-			a.qd, err = readOptFloat(cc[idx[4]], a.qd[:0])
+			a.qd, err = runlog.ReadOptFloat(cc[idx[4]], a.qd[:0])
 		}
 		if err == nil {
-			a.ent, err = readOptFloat(cc[idx[5]], a.ent[:0])
+			a.ent, err = runlog.ReadOptFloat(cc[idx[5]], a.ent[:0])
 		}
 		if err != nil {
 			return fmt.Errorf("read %s: %w", path, err)
 		}
 		n := len(a.ids)
-		for _, l := range []int{len(a.stp), len(a.acc), len(a.pt), len(a.qd), len(a.ent)} {
+		for _, l := range []int{len(a.verified), len(a.acc), len(a.pt), len(a.qd), len(a.ent)} {
 			if l != n {
 				return fmt.Errorf("read %s: columns of a row group differ in length (%d and %d rows)", path, n, l)
 			}
@@ -473,11 +477,10 @@ func (a *accum) scanTokens(path string, cellOf func([]byte) int32) error {
 			switch {
 			case a.acc[i]:
 				conf = &t.Accepted
-			case c == rejCell && a.stp[i] == rejStep:
+			case !a.verified[i]: // drafted after the step's first rejection
 				conf = &t.Unverified
 			default:
 				conf = &t.Rejected
-				rejCell, rejStep = c, a.stp[i]
 			}
 			conf.N++
 			if v := a.pt[i]; v == v {

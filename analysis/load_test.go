@@ -71,7 +71,7 @@ func TestOrphansAndReexecution(t *testing.T) {
 		if err := w.Step(runlog.StepRow{ExecID: "killed", CellID: r.CellID, Step: int32(i), Drafted: 5, Accepted: 5}); err != nil {
 			t.Fatal(err)
 		}
-		if err := w.Token(runlog.TokenRow{ExecID: "killed", CellID: r.CellID, Step: int32(i), Accepted: true}); err != nil {
+		if err := w.Token(runlog.TokenRow{ExecID: "killed", CellID: r.CellID, Step: int32(i), Accepted: true, Verified: true}); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -106,7 +106,7 @@ func synthStudy(t testing.TB, dir string, repeats int, scale float64) int {
 							p = float32(0.7 + 0.3*rng.Float64())
 						}
 						tr := runlog.TokenRow{RunID: r.RunID, CellID: r.CellID, ExecID: r.ExecID, Step: s.Step,
-							Index: int32(x), Token: int32(rng.IntN(32000)), Accepted: acc, PTarget: &p}
+							Index: int32(x), Token: int32(rng.IntN(32000)), Accepted: acc, Verified: x <= j, PTarget: &p}
 						if q > 0 {
 							qq := float32(math.Min(1, q+0.3*rng.Float64()))
 							e := float32(rng.Float64() * 2)

@@ -1,6 +1,9 @@
 // Package runlog owns the on-disk format of speclab's logs: the three
 // Parquet tables of a run folder (runs, steps, tokens), the crash-safe
-// writer that produces them and the reader that finds and loads them.
+// writer that produces them, and the readers: whole rows (ReadRuns,
+// ReadSteps, ReadTokens) and single columns scanned page by page into typed
+// slices, with names checked against the schema (OpenPart, Col; scan.go),
+// which the analysis of tens of millions of rows uses.
 //
 // A run folder holds runs/, steps/ and tokens/, each a set of part files
 // (part-<shard>-<start>-<seq>.parquet). A part is written under a hidden

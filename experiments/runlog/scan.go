@@ -1,4 +1,4 @@
-package analysis
+package runlog
 
 import (
 	"errors"
@@ -6,22 +6,29 @@ import (
 	"io"
 	"math"
 	"os"
+	"reflect"
+	"strings"
 
 	"github.com/parquet-go/parquet-go"
 )
 
 // This file reads single columns of Parquet part files page by page, into
 // typed slices, without decoding whole rows: the analysis of tens of
-// millions of token rows depends on it.
+// millions of token rows depends on it. Column names are checked against
+// the table's schema (StepRow, TokenRow), so a name that is not a column
+// of the table, or a file whose column holds another type, is an error.
 
-// partFile is an open part file.
-type partFile struct {
-	path string
-	f    *os.File
-	pf   *parquet.File
+// Part is an open part file of one table, for column scans.
+type Part struct {
+	path   string
+	f      *os.File
+	pf     *parquet.File
+	schema *parquet.Schema
 }
 
-func openPart(path string) (*partFile, error) {
+// OpenPart opens a part file of the table whose rows are of table's type
+// (StepRow{} or TokenRow{}).
+func OpenPart(path string, table any) (*Part, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
@@ -36,21 +43,46 @@ func openPart(path string) (*partFile, error) {
 		f.Close()
 		return nil, fmt.Errorf("read %s: %w", path, err)
 	}
-	return &partFile{path: path, f: f, pf: pf}, nil
+	return &Part{path: path, f: f, pf: pf, schema: parquet.SchemaOf(table)}, nil
 }
 
-func (p *partFile) Close() error { return p.f.Close() }
+// Close closes the file.
+func (p *Part) Close() error { return p.f.Close() }
 
-// column finds a leaf column and checks its physical type.
-func (p *partFile) column(name string, kind parquet.Kind) (int, error) {
+// Path is the file's path.
+func (p *Part) Path() string { return p.path }
+
+// RowGroups are the file's row groups.
+func (p *Part) RowGroups() []parquet.RowGroup { return p.pf.RowGroups() }
+
+// Column returns the index, in a row group's ColumnChunks, of the table's
+// column name, after checking that the file's column holds the type the
+// schema gives it.
+func (p *Part) Column(name string) (int, error) {
+	want, ok := p.schema.Lookup(name)
+	if !ok {
+		return 0, fmt.Errorf("read %s: %q is not a column of the %s table", p.path, name, p.schema.Name())
+	}
 	leaf, ok := p.pf.Schema().Lookup(name)
 	if !ok {
 		return 0, fmt.Errorf("read %s: no column %q (not a speclab log part?)", p.path, name)
 	}
-	if k := leaf.Node.Type().Kind(); k != kind {
-		return 0, fmt.Errorf("read %s: column %q holds %s values, want %s", p.path, name, k, kind)
+	if k, w := leaf.Node.Type().Kind(), want.Node.Type().Kind(); k != w {
+		return 0, fmt.Errorf("read %s: column %q holds %s values, want %s", p.path, name, k, w)
 	}
 	return leaf.ColumnIndex, nil
+}
+
+// Col is the column name of the field of a table's row type T: the name
+// in its parquet tag. It panics on a field T lacks (a bug in the caller,
+// found by its first test).
+func Col[T any](field string) string {
+	f, ok := reflect.TypeFor[T]().FieldByName(field)
+	if !ok {
+		panic("runlog: " + reflect.TypeFor[T]().Name() + " has no field " + field)
+	}
+	name, _, _ := strings.Cut(f.Tag.Get("parquet"), ",")
+	return name
 }
 
 // eachPage calls fn with every page of a column chunk, releasing each page
@@ -76,8 +108,8 @@ func eachPage(cc parquet.ColumnChunk, fn func(parquet.Page) error) error {
 
 var errNulls = errors.New("unexpected NULL values in a required column")
 
-// readInt32 appends the values of a required INT32 column.
-func readInt32(cc parquet.ColumnChunk, dst []int32) ([]int32, error) {
+// ReadInt32 appends the values of a required INT32 column.
+func ReadInt32(cc parquet.ColumnChunk, dst []int32) ([]int32, error) {
 	err := eachPage(cc, func(p parquet.Page) error {
 		if p.NumNulls() > 0 {
 			return errNulls
@@ -100,8 +132,8 @@ func readInt32(cc parquet.ColumnChunk, dst []int32) ([]int32, error) {
 	return dst, err
 }
 
-// readInt64 appends the values of a required INT64 column.
-func readInt64(cc parquet.ColumnChunk, dst []int64) ([]int64, error) {
+// ReadInt64 appends the values of a required INT64 column.
+func ReadInt64(cc parquet.ColumnChunk, dst []int64) ([]int64, error) {
 	err := eachPage(cc, func(p parquet.Page) error {
 		if p.NumNulls() > 0 {
 			return errNulls
@@ -126,8 +158,8 @@ func readInt64(cc parquet.ColumnChunk, dst []int64) ([]int64, error) {
 
 var errBadIndex = errors.New("dictionary index out of range")
 
-// readBool appends the values of a required BOOLEAN column.
-func readBool(cc parquet.ColumnChunk, dst []bool) ([]bool, error) {
+// ReadBool appends the values of a required BOOLEAN column.
+func ReadBool(cc parquet.ColumnChunk, dst []bool) ([]bool, error) {
 	err := eachPage(cc, func(p parquet.Page) error {
 		if p.NumNulls() > 0 {
 			return errNulls
@@ -151,8 +183,8 @@ func readBool(cc parquet.ColumnChunk, dst []bool) ([]bool, error) {
 	return dst, err
 }
 
-// readOptFloat appends the values of an optional FLOAT column, NaN for NULL.
-func readOptFloat(cc parquet.ColumnChunk, dst []float32) ([]float32, error) {
+// ReadOptFloat appends the values of an optional FLOAT column, NaN for NULL.
+func ReadOptFloat(cc parquet.ColumnChunk, dst []float32) ([]float32, error) {
 	nan := float32(math.NaN())
 	err := eachPage(cc, func(p parquet.Page) error {
 		data := p.Data()
@@ -196,10 +228,10 @@ func readOptFloat(cc parquet.ColumnChunk, dst []float32) ([]float32, error) {
 	return dst, err
 }
 
-// readIDs appends, for each value of a required BYTE_ARRAY column, the id
+// ReadIDs appends, for each value of a required BYTE_ARRAY column, the id
 // that id gives it. Dictionary-encoded pages call id once per dictionary
 // entry; plain pages once per run of equal values.
-func readIDs(cc parquet.ColumnChunk, dst []int32, id func([]byte) int32) ([]int32, error) {
+func ReadIDs(cc parquet.ColumnChunk, dst []int32, id func([]byte) int32) ([]int32, error) {
 	var lastDict parquet.Dictionary
 	var dictIDs []int32
 	err := eachPage(cc, func(p parquet.Page) error {
@@ -239,21 +271,4 @@ func readIDs(cc parquet.ColumnChunk, dst []int32, id func([]byte) int32) ([]int3
 		return nil
 	})
 	return dst, err
-}
-
-// Column kinds the scans read.
-const (
-	kString = iota
-	kInt32
-	kInt64
-	kBool
-	kFloat
-)
-
-var parquetKind = [...]parquet.Kind{
-	kString: parquet.ByteArray,
-	kInt32:  parquet.Int32,
-	kInt64:  parquet.Int64,
-	kBool:   parquet.Boolean,
-	kFloat:  parquet.Float,
 }
