@@ -250,12 +250,12 @@ type accum struct {
 	steps  []*StepStats
 	tokens []*TokenStats
 	// column buffers, reused across row groups
-	ids                []int32
-	pos, k, j, em      []int32
-	reason             []int32
-	prop, ver, rb, ov  []int64
-	acc, verified      []bool
-	pt, qd, ent        []float32
+	ids               []int32
+	pos, k, j, em     []int32
+	reason            []int32
+	prop, ver, rb, ov []int64
+	acc, verified     []bool
+	pt, qd, ent       []float32
 }
 
 func newAccum(n int) *accum {
