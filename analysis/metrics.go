@@ -306,6 +306,25 @@ func (b *baselines) of(c *Cell) *Cell {
 	return b.byHost[[5]string{c.Model, c.Task, rep, c.Host, c.Device}]
 }
 
+// CellSpeedups returns each non-baseline cell's speedup: its tokens/s over
+// that of its baseline cell (same target, task and repeat, in the same run,
+// else on the same host and device), whichever folder or shard holds it.
+// Cells without a baseline are left out. It is the per-cell form of
+// Summary.Speedup.
+func (d *Data) CellSpeedups() map[*Cell]float64 {
+	base := newBaselines(d.Cells)
+	out := map[*Cell]float64{}
+	for _, c := range d.Cells {
+		if c.Baseline {
+			continue
+		}
+		if b := base.of(c); b != nil && b.GenTPS > 0 {
+			out[c] = c.GenTPS / b.GenTPS
+		}
+	}
+	return out
+}
+
 // Summarize groups the cells by the dimensions and computes each group's
 // metrics. Groups come in order: baseline configurations first, then along
 // each dimension in the order of first execution (ties by name).

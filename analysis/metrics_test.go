@@ -271,3 +271,20 @@ func TestParseDims(t *testing.T) {
 		}
 	}
 }
+
+// TestCellSpeedupsAcrossShards: a cell's speedup is over its baseline even
+// when another shard wrote the baseline (the runner, which sees one shard,
+// cannot know it; the runs table's speedup column stays NULL).
+func TestCellSpeedupsAcrossShards(t *testing.T) {
+	dir := t.TempDir()
+	writeRun(t, dir, "1of2", cellSpec{run: cell("baseline", "a", 1, true, 10)}, cellSpec{run: cell("baseline", "b", 1, true, 20)})
+	writeRun(t, dir, "2of2", cellSpec{run: cell("ngram", "a", 1, false, 15)}, cellSpec{run: cell("ngram", "c", 1, false, 30)})
+	d := load(t, dir)
+	got := map[string]float64{}
+	for c, v := range d.CellSpeedups() {
+		got[c.CellID] = v
+	}
+	if len(got) != 1 || !near(got["a/ngram/1"], 1.5) {
+		t.Errorf("speedups %v, want a/ngram/1 1.5 only (task c has no baseline)", got)
+	}
+}

@@ -77,7 +77,7 @@ func (r *Runner) Run(ctx context.Context) (*Summary, error) {
 		return nil, err
 	}
 	sum := &Summary{RunID: meta.RunID, Dir: r.Dir}
-	done, baselines, err := r.finished(meta.RunID)
+	done, err := r.finished(meta.RunID)
 	if err != nil {
 		return nil, err
 	}
@@ -131,13 +131,6 @@ func (r *Runner) Run(ctx context.Context) (*Summary, error) {
 			sum.Failed++
 			break
 		}
-		key := c.Task.Name + "\x00" + fmt.Sprint(c.Repeat)
-		if row.Baseline {
-			baselines[key] = row.GenTPS
-		} else if b, ok := baselines[key]; ok && b > 0 {
-			s := row.GenTPS / b
-			row.Speedup = &s
-		}
 		row.Speclab = r.Version
 		if err := w.EndCell(row); err != nil {
 			runErr = err
@@ -161,12 +154,8 @@ func (r *Runner) progress(n, total int, c Cell, row runlog.RunRow) {
 	if row.AcceptRate != nil {
 		acc = fmt.Sprintf("%.0f%%", 100**row.AcceptRate)
 	}
-	sp := ""
-	if row.Speedup != nil {
-		sp = fmt.Sprintf(", %.2f× baseline", *row.Speedup)
-	}
-	fmt.Fprintf(r.Progress, "[%d/%d] %-40s %4d tok %7.1f tok/s, accepted %s%s\n",
-		n, total, c.ID(), row.Generated, row.GenTPS, acc, sp)
+	fmt.Fprintf(r.Progress, "[%d/%d] %-40s %4d tok %7.1f tok/s, accepted %s\n",
+		n, total, c.ID(), row.Generated, row.GenTPS, acc)
 }
 
 // openFolder creates the run folder with its run.json, or checks that an
@@ -218,26 +207,22 @@ func (r *Runner) openFolder() (runMeta, error) {
 	return m, nil
 }
 
-// finished reads the cells already in the folder and the baselines' speeds.
-func (r *Runner) finished(runID string) (map[string]bool, map[string]float64, error) {
-	done, base := map[string]bool{}, map[string]float64{}
+// finished reads the cells already in the folder.
+func (r *Runner) finished(runID string) (map[string]bool, error) {
+	done := map[string]bool{}
 	if !runlog.Exists(r.Dir) {
-		return done, base, nil
+		return done, nil
 	}
 	rows, err := runlog.ReadRuns([]string{r.Dir})
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	for _, row := range rows {
-		if row.RunID != runID {
-			continue
-		}
-		done[row.CellID] = true
-		if row.Baseline {
-			base[row.Task+"\x00"+fmt.Sprint(row.Repeat)] = row.GenTPS
+		if row.RunID == runID {
+			done[row.CellID] = true
 		}
 	}
-	return done, base, nil
+	return done, nil
 }
 
 // env holds the loaded models of a run.

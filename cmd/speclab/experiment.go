@@ -223,30 +223,32 @@ func isTerminal(f *os.File) bool {
 // printReproduction prints the seed study's table shape with the
 // speculative columns, per configuration.
 func printReproduction(w io.Writer, dir string) error {
-	rows, err := runlog.ReadRuns([]string{dir})
+	d, err := analysis.Load([]string{dir})
 	if err != nil {
 		return err
 	}
-	byConfig := map[string][]runlog.RunRow{}
+	speedups := d.CellSpeedups()
+	byConfig := map[string][]*analysis.Cell{}
 	var order []string
-	for _, r := range rows {
-		if _, ok := byConfig[r.Config]; !ok {
-			order = append(order, r.Config)
+	for _, c := range d.Cells {
+		if _, ok := byConfig[c.Config]; !ok {
+			order = append(order, c.Config)
 		}
-		byConfig[r.Config] = append(byConfig[r.Config], r)
+		byConfig[c.Config] = append(byConfig[c.Config], c)
 	}
 	sort.SliceStable(order, func(i, j int) bool { return configRank(order[i]) < configRank(order[j]) })
 	for _, cfg := range order {
 		fmt.Fprintf(w, "\n== %s\n", cfg)
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 		fmt.Fprintln(tw, "Task\tTokens\tGen tok/s\tPrompt tok/s\tWall\tSteps\tDrafted\tAccepted\tAccept %\tτ\tSpeedup\tEmpty drafts\t")
-		for _, r := range byConfig[cfg] {
+		for _, c := range byConfig[cfg] {
+			r := c.RunRow
 			acc, sp := "—", "—"
 			if r.AcceptRate != nil {
 				acc = fmt.Sprintf("%.1f", 100**r.AcceptRate)
 			}
-			if r.Speedup != nil {
-				sp = fmt.Sprintf("%.2f×", *r.Speedup)
+			if v, ok := speedups[c]; ok {
+				sp = fmt.Sprintf("%.2f×", v)
 			}
 			fmt.Fprintf(tw, "%s\t%d\t%.1f\t%.1f\t%.2fs\t%d\t%d\t%d\t%s\t%.2f\t%s\t%s\t\n",
 				r.Task, r.Generated, r.GenTPS, r.PromptTPS, r.WallS, r.Steps, r.Drafted, r.Accepted, acc,

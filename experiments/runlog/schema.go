@@ -44,7 +44,7 @@ type RunRow struct {
 	Accepted      int32    `parquet:"accepted"`
 	AcceptRate    *float64 `parquet:"acceptance_rate,optional"` // NULL when nothing was drafted
 	MeanAcceptLen float64  `parquet:"mean_acceptance_length"`
-	Speedup       *float64 `parquet:"speedup,optional"` // against the baseline cell of the same task and repeat
+	Speedup       *float64 `parquet:"speedup,optional"` // always NULL: speedups are the analysis's (analysis.Data.CellSpeedups)
 	Applied       bool     `parquet:"applied"`
 	Refusal       string   `parquet:"refusal"` // why a configured method could not run (e.g. the vocabulary rule)
 	Checkpoints   int32    `parquet:"checkpoints"`
