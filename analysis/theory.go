@@ -26,11 +26,16 @@ func ExpectedTokens(alpha, gamma float64) float64 {
 
 // Leviathan is the expected wall-time speedup over plain decoding:
 // (1 − α^(γ+1)) / ((1 − α)(γc + 1)).
-func Leviathan(alpha, gamma, c float64) float64 {
-	if c < 0 || math.IsNaN(c) {
+func Leviathan(alpha, gamma, c float64) float64 { return SpeedupAt(alpha, gamma, c, 1) }
+
+// SpeedupAt is Leviathan's speedup with a measured verify cost v: the time
+// of verifying γ+1 tokens over a plain target step (Leviathan et al. take
+// v = 1; speclab bench measures it): E(α, γ) / (γc + v).
+func SpeedupAt(alpha, gamma, c, v float64) float64 {
+	if c < 0 || math.IsNaN(c) || !(v > 0) {
 		return math.NaN()
 	}
-	return ExpectedTokens(alpha, gamma) / (gamma*c + 1)
+	return ExpectedTokens(alpha, gamma) / (gamma*c + v)
 }
 
 // BreakEvenAlpha is the acceptance α at which Leviathan(α, γ, c) = 1: below
@@ -38,20 +43,24 @@ func Leviathan(alpha, gamma, c float64) float64 {
 // decoding. It is 0 when drafting is free (c = 0) and NaN when no α breaks
 // even (c ≥ 1: even a draft always accepted does not pay) or γ is not
 // positive. With γ = 1 the break-even α equals c, and no γ does better.
-func BreakEvenAlpha(gamma, c float64) float64 {
-	if !(gamma > 0) || c < 0 || math.IsNaN(c) || math.IsInf(gamma, 0) {
+func BreakEvenAlpha(gamma, c float64) float64 { return BreakEvenAlphaAt(gamma, c, 1) }
+
+// BreakEvenAlphaAt is BreakEvenAlpha with a measured verify cost v (see
+// SpeedupAt): NaN when no α breaks even, 0 when even α = 0 does.
+func BreakEvenAlphaAt(gamma, c, v float64) float64 {
+	if !(gamma > 0) || c < 0 || math.IsNaN(c) || math.IsInf(gamma, 0) || !(v > 0) {
 		return math.NaN()
 	}
-	if c == 0 {
+	if SpeedupAt(0, gamma, c, v) >= 1 {
 		return 0
 	}
-	if Leviathan(1, gamma, c) < 1 {
+	if SpeedupAt(1, gamma, c, v) < 1 {
 		return math.NaN()
 	}
-	lo, hi := 0.0, 1.0 // Leviathan is increasing in α
+	lo, hi := 0.0, 1.0 // the speedup is increasing in α
 	for range 100 {
 		mid := (lo + hi) / 2
-		if Leviathan(mid, gamma, c) < 1 {
+		if SpeedupAt(mid, gamma, c, v) < 1 {
 			lo = mid
 		} else {
 			hi = mid

@@ -98,3 +98,31 @@ func TestMixtureSpeedup(t *testing.T) {
 		}
 	}
 }
+
+// TestMeasuredVerifyCost: with v = 1 the measured-cost forms are
+// Leviathan's; a cheaper verify lowers the break-even acceptance, a dearer
+// one raises it, and a verify cheaper than a step pays even at α = 0.
+func TestMeasuredVerifyCost(t *testing.T) {
+	for _, g := range []float64{1, 3, 5} {
+		for _, c := range []float64{0.05, 0.2, 0.5} {
+			if a, b := SpeedupAt(0.7, g, c, 1), Leviathan(0.7, g, c); a != b {
+				t.Errorf("SpeedupAt(v=1) %v != Leviathan %v", a, b)
+			}
+			if a, b := BreakEvenAlphaAt(g, c, 1), BreakEvenAlpha(g, c); math.Abs(a-b) > 1e-12 {
+				t.Errorf("BreakEvenAlphaAt(v=1) %v != BreakEvenAlpha %v", a, b)
+			}
+			lo, mid, hi := BreakEvenAlphaAt(g, c, 0.8), BreakEvenAlphaAt(g, c, 1), BreakEvenAlphaAt(g, c, 1.5)
+			if !(lo < mid) || !(mid < hi || math.IsNaN(hi)) {
+				t.Errorf("γ=%v c=%v: break-even %v, %v, %v for v = 0.8, 1, 1.5", g, c, lo, mid, hi)
+			}
+		}
+	}
+	if got := BreakEvenAlphaAt(3, 0, 0.5); got != 0 {
+		t.Errorf("free draft, verify at half a step: break-even %v, want 0", got)
+	}
+	// S(α) = 1 at the break-even α: 3 tokens drafted at c = 0.1, v = 1.4
+	a := BreakEvenAlphaAt(3, 0.1, 1.4)
+	if s := SpeedupAt(a, 3, 0.1, 1.4); math.Abs(s-1) > 1e-9 {
+		t.Errorf("speedup at the break-even α %v is %v", a, s)
+	}
+}

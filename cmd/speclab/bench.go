@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 	"text/tabwriter"
@@ -195,26 +196,16 @@ func (r *benchReport) predict(maxB int) {
 	for _, a := range r.Alphas {
 		var row []float64
 		for g := 1; g < maxB; g++ {
-			row = append(row, analysis.ExpectedTokens(a, float64(g))/(float64(g)*r.C+r.VerifyCost[g]))
+			row = append(row, analysis.SpeedupAt(a, float64(g), r.C, r.VerifyCost[g]))
 		}
 		r.Predicted = append(r.Predicted, row)
 	}
 	for g := 1; g < maxB; g++ {
-		// bisection on α for S = 1
-		lo, hi := 0.0, 1.0
-		if analysis.ExpectedTokens(0.9999, float64(g))/(float64(g)*r.C+r.VerifyCost[g]) < 1 {
+		if a := analysis.BreakEvenAlphaAt(float64(g), r.C, r.VerifyCost[g]); math.IsNaN(a) {
 			r.BreakEven = append(r.BreakEven, nil)
-			continue
+		} else {
+			r.BreakEven = append(r.BreakEven, &a)
 		}
-		for range 60 {
-			mid := (lo + hi) / 2
-			if analysis.ExpectedTokens(mid, float64(g))/(float64(g)*r.C+r.VerifyCost[g]) < 1 {
-				lo = mid
-			} else {
-				hi = mid
-			}
-		}
-		r.BreakEven = append(r.BreakEven, &hi)
 	}
 }
 
