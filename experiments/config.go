@@ -8,7 +8,9 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -24,8 +26,13 @@ import (
 // llama-server's flag names where one exists.
 type Experiment struct {
 	Name          string          `yaml:"name" json:"name"`
-	Target        string          `yaml:"target" json:"target"`
+	Target        string          `yaml:"target,omitempty" json:"target"`
 	Draft         string          `yaml:"draft,omitempty" json:"draft,omitempty"`
+	// Targets and Drafts, instead of Target and Draft, make models a
+	// dimension of the experiment: every target with every draft (or with
+	// none, when no draft is given).
+	Targets []string `yaml:"targets,omitempty" json:"targets,omitempty"`
+	Drafts  []string `yaml:"drafts,omitempty" json:"drafts,omitempty"`
 	LlamaLib      string          `yaml:"llama_lib,omitempty" json:"llama_lib,omitempty"`
 	Battery       string          `yaml:"battery" json:"battery"`
 	Tasks         []string        `yaml:"tasks,omitempty" json:"tasks,omitempty"` // run only these tasks of the battery
@@ -145,8 +152,30 @@ func (e *Experiment) Normalise() error {
 		e.Configs = SeedConfigs()
 	}
 	var errs []error
-	if e.Target == "" {
-		errs = append(errs, errors.New("target: no target model"))
+	switch {
+	case e.Target == "" && len(e.Targets) == 0:
+		errs = append(errs, errors.New("target: no target model (key target, or targets for several)"))
+	case e.Target != "" && len(e.Targets) > 0:
+		errs = append(errs, errors.New("target and targets: give one of them"))
+	}
+	if e.Draft != "" && len(e.Drafts) > 0 {
+		errs = append(errs, errors.New("draft and drafts: give one of them"))
+	}
+	if pairs := e.ModelPairs(); len(pairs) > 1 {
+		seen := map[string]string{}
+		for _, m := range pairs {
+			if other, dup := seen[m.label()]; dup {
+				errs = append(errs, fmt.Errorf("targets/drafts: %s and %s have the same file name; cells are named by it", other, m.Target+" "+m.Draft))
+			}
+			seen[m.label()] = m.Target + " " + m.Draft
+		}
+	}
+	for _, list := range [][]string{e.Targets, e.Drafts} {
+		for i, p := range list {
+			if p == "" || slices.Contains(list[:i], p) {
+				errs = append(errs, fmt.Errorf("targets/drafts: entry %d (%q) is empty or repeated", i, p))
+			}
+		}
 	}
 	if e.Repeats < 0 {
 		errs = append(errs, fmt.Errorf("repeats: %d: want >= 1", e.Repeats))
@@ -180,7 +209,7 @@ func (e *Experiment) Normalise() error {
 		}
 		types, _ := drafts.ParseTypes(c.SpecType)
 		for _, t := range types {
-			if t == "draft-simple" && e.Draft == "" {
+			if t == "draft-simple" && e.Draft == "" && len(e.Drafts) == 0 {
 				errs = append(errs, fmt.Errorf("%s: spec_type draft-simple needs a draft model (key draft)", where))
 			}
 		}
@@ -270,20 +299,59 @@ func (e *Experiment) Hash() string {
 	return hex.EncodeToString(h[:8])
 }
 
-// Cell is one (task, configuration, repeat).
+// Cell is one (models, task, configuration, repeat).
 type Cell struct {
 	Index  int // in the experiment's deterministic order
+	Models Models
 	Task   Task
 	Config Configuration
 	Repeat int
+	// label names the models in the ID when the experiment has several
+	// pairs; "" when it has one (the ID of a one-model experiment does not
+	// change).
+	label string
 }
 
 // ID names the cell uniquely within its run.
-func (c Cell) ID() string { return fmt.Sprintf("%s/%s/r%d", c.Task.Name, c.Config.Name, c.Repeat) }
+func (c Cell) ID() string {
+	id := fmt.Sprintf("%s/%s/r%d", c.Task.Name, c.Config.Name, c.Repeat)
+	if c.label != "" {
+		id = c.label + "/" + id
+	}
+	return id
+}
 
-// Cells lists the experiment's cells in a fixed order: by task, then
-// repeat, then configuration (the baseline first, so that speedups can be
-// computed as soon as a speculative cell finishes).
+// ModelPairs lists the (target, draft) pairs of the experiment: its target
+// and draft, or every target of Targets with every draft of Drafts (or
+// with none).
+func (e *Experiment) ModelPairs() []Models {
+	targets, drafts := e.Targets, e.Drafts
+	if len(targets) == 0 {
+		targets = []string{e.Target}
+	}
+	if len(drafts) == 0 {
+		drafts = []string{e.Draft}
+	}
+	var out []Models
+	for _, t := range targets {
+		for _, d := range drafts {
+			out = append(out, Models{Target: t, Draft: d, Context: e.Context})
+		}
+	}
+	return out
+}
+
+// label names a pair of models: the target's file name, and the draft's.
+func (m Models) label() string {
+	name := func(p string) string { return strings.TrimSuffix(filepath.Base(p), ".gguf") }
+	if m.Draft == "" {
+		return name(m.Target)
+	}
+	return name(m.Target) + "+" + name(m.Draft)
+}
+
+// Cells lists the experiment's cells in a fixed order: by model pair, then
+// task, then repeat, then configuration (the baseline first).
 func (e *Experiment) Cells(b Battery) ([]Cell, error) {
 	tasks := b.Tasks
 	if len(e.Tasks) > 0 {
@@ -301,14 +369,21 @@ func (e *Experiment) Cells(b Battery) ([]Cell, error) {
 			}
 		}
 	}
+	pairs := e.ModelPairs()
 	var cells []Cell
-	for _, t := range tasks {
-		if e.NPredictScale > 0 {
-			t.NPredict = max(1, int(float64(t.NPredict)*e.NPredictScale+0.5))
+	for _, m := range pairs {
+		label := ""
+		if len(pairs) > 1 {
+			label = m.label()
 		}
-		for r := 1; r <= e.Repeats; r++ {
-			for _, c := range e.Configs {
-				cells = append(cells, Cell{Index: len(cells), Task: t, Config: c, Repeat: r})
+		for _, t := range tasks {
+			if e.NPredictScale > 0 {
+				t.NPredict = max(1, int(float64(t.NPredict)*e.NPredictScale+0.5))
+			}
+			for r := 1; r <= e.Repeats; r++ {
+				for _, c := range e.Configs {
+					cells = append(cells, Cell{Index: len(cells), Models: m, Task: t, Config: c, Repeat: r, label: label})
+				}
 			}
 		}
 	}

@@ -39,6 +39,9 @@ func TestParseErrors(t *testing.T) {
 		{"bad flash", "target: t.gguf\ncontext: {flash_attn: maybe}\n", "flash_attn"},
 		{"bad ngram flag", "target: t.gguf\nconfigs:\n  - name: a\n    spec_type: ngram-simple\n    ngram: {spec-ngram-simpel-size-n: 3}\n", "simpel"},
 		{"wrong type", "target: t.gguf\nrepeats: many\n", "repeats"},
+		{"target and targets", "target: t.gguf\ntargets: [a.gguf]\n", "give one of them"},
+		{"repeated target", "targets: [a.gguf, a.gguf]\n", "repeated"},
+		{"same file name", "targets: [x/a.gguf, y/a.gguf]\n", "same file name"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -315,4 +318,49 @@ func TestKillAndResume(t *testing.T) {
 	t.Logf("%d cells survived the kill", len(before))
 	tmp, _ := filepath.Glob(filepath.Join(dir, "*", ".*.tmp"))
 	t.Logf("%d temporary parts left by the killed process (ignored by readers)", len(tmp))
+}
+
+// TestModelLists: an experiment with lists of targets and drafts runs every
+// target with every draft, loading each pair once, names its cells by the
+// pair and logs each cell's own models.
+func TestModelLists(t *testing.T) {
+	lib := testenv.Lib(t)
+	set := testenv.Models(t, gguf.TypeQ8_0)
+	e := &experiments.Experiment{Name: "models", Targets: []string{set.Target, set.Draft}, Drafts: []string{set.Draft},
+		Battery: "seed", Tasks: []string{"haiku"}, NPredictScale: 0.05, Seed: 1,
+		Configs: []experiments.Configuration{{Name: "baseline"}, {Name: "draft", SpecType: "draft-simple"}}}
+	if err := e.Normalise(); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	var loads []string
+	r := &experiments.Runner{Exp: e, Dir: dir, Lib: lib, Before: func(c experiments.Cell) { loads = append(loads, c.Models.Target) }}
+	if _, err := r.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := runlog.ReadRuns([]string{dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, row := range rows {
+		got[row.CellID] = row.TargetPath + " " + row.DraftPath
+	}
+	want := map[string]string{
+		"target+draft/haiku/baseline/r1": set.Target + " ",
+		"target+draft/haiku/draft/r1":    set.Target + " " + set.Draft,
+		"draft+draft/haiku/baseline/r1":  set.Draft + " ",
+		"draft+draft/haiku/draft/r1":     set.Draft + " " + set.Draft,
+	}
+	if len(got) != len(want) {
+		t.Fatalf("cells %v, want %v", got, want)
+	}
+	for id, w := range want {
+		if got[id] != w {
+			t.Errorf("%s: models %q, want %q", id, got[id], w)
+		}
+	}
+	if len(loads) != 4 || loads[0] != loads[1] || loads[2] != loads[3] || loads[1] == loads[2] {
+		t.Errorf("cells ran in the order %v: want each pair's cells together", loads)
+	}
 }

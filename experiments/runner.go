@@ -100,11 +100,13 @@ func (r *Runner) Run(ctx context.Context) (*Summary, error) {
 		sum.Duration = time.Since(t0)
 		return sum, nil
 	}
-	env, err := r.load()
-	if err != nil {
-		return nil, err
-	}
-	defer env.close()
+	// Cells come grouped by model pair: each pair is loaded once.
+	var loaded *env
+	defer func() {
+		if loaded != nil {
+			loaded.close()
+		}
+	}()
 	w, err := runlog.Create(r.Dir, r.Shard.String(), t0.UTC().Format("20060102T150405.000Z"))
 	if err != nil {
 		return nil, err
@@ -121,7 +123,18 @@ func (r *Runner) Run(ctx context.Context) (*Summary, error) {
 		if r.Before != nil {
 			r.Before(c)
 		}
-		row, err := env.cell(ctx, w, meta.RunID, r.Shard.String(), c, r.Exp)
+		if loaded == nil || loaded.Models.Target != c.Models.Target || loaded.Models.Draft != c.Models.Draft {
+			if loaded != nil {
+				loaded.close()
+				loaded = nil
+			}
+			if loaded, err = r.load(c.Models); err != nil {
+				runErr = fmt.Errorf("cell %s: %w", c.ID(), err)
+				sum.Failed++
+				break
+			}
+		}
+		row, err := loaded.cell(ctx, w, meta.RunID, r.Shard.String(), c, r.Exp)
 		if errors.Is(err, context.Canceled) || ctx.Err() != nil {
 			runErr = ErrInterrupted
 			break
@@ -233,15 +246,14 @@ type env struct {
 	device       string
 }
 
-func (r *Runner) load() (*env, error) {
-	x := r.Exp
-	s, err := Open(r.Lib, Models{Target: x.Target, Draft: x.Draft, Context: x.Context})
+func (r *Runner) load(m Models) (*env, error) {
+	s, err := Open(r.Lib, m)
 	if err != nil {
 		return nil, err
 	}
-	e := &env{Session: s, tHash: fingerprint(x.Target)}
-	if x.Draft != "" {
-		e.dHash = fingerprint(x.Draft)
+	e := &env{Session: s, tHash: fingerprint(m.Target)}
+	if m.Draft != "" {
+		e.dHash = fingerprint(m.Draft)
 	}
 	e.backend = strings.Join(r.Lib.Backends(), ",")
 	var devs []string
@@ -367,7 +379,7 @@ func (e *env) cell(ctx context.Context, w *runlog.Writer, runID, shard string, c
 		Text:    e.Target.Text(res.Tokens),
 		LibPath: e.Lib.Location.Lib, LibVersion: e.Lib.Version, GGMLVersion: e.Lib.GGMLVersion,
 		Backend: e.backend, Device: e.device, Threads: int32(e.Threads),
-		TargetPath: x.Target, TargetSHA256: e.tHash, TargetArch: e.Target.Info.Architecture,
+		TargetPath: c.Models.Target, TargetSHA256: e.tHash, TargetArch: e.Target.Info.Architecture,
 		TargetParams: int64(e.Target.Info.Params), TargetBytes: int64(e.Target.Info.Size),
 		TargetRollback: map[bool]string{true: "kv", false: "checkpoint"}[e.Loop.CanRemoveTail()],
 		Host:           hostname(), StartedAt: started.UnixMicro(), FinishedAt: time.Now().UnixMicro(),
@@ -384,7 +396,7 @@ func (e *env) cell(ctx context.Context, w *runlog.Writer, runID, shard string, c
 		row.Refusal = g.Refusal.Error()
 	}
 	if e.Draft != nil && strings.Contains(row.SpecTypes, "draft-simple") {
-		row.DraftPath, row.DraftSHA256, row.DraftParams = x.Draft, e.dHash, int64(e.Draft.Info.Params)
+		row.DraftPath, row.DraftSHA256, row.DraftParams = c.Models.Draft, e.dHash, int64(e.Draft.Info.Params)
 	}
 	return row, nil
 }

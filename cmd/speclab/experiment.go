@@ -46,6 +46,10 @@ func experimentCommand() *cli.Command {
 runs, steps and drafted tokens as Parquet (see docs/LOGS.md). Unknown keys in
 the file are errors. Ctrl-C finishes cleanly; --resume continues.
 
+Models are a dimension too: instead of target and draft, give lists
+(targets: [a.gguf, b.gguf], drafts: [d.gguf]) and every target runs with
+every draft; cells are then named TARGET+DRAFT/task/config/rN.
+
 Examples:
    speclab experiment init > exp.yaml && $EDITOR exp.yaml
    speclab experiment run --out runs/a exp.yaml
@@ -77,6 +81,7 @@ Examples:
 						Context:  experiments.Context{FlashAttn: "auto"}, Configs: experiments.SeedConfigs()}
 					fmt.Fprintln(c.App.Writer, "# speclab experiment: keys follow llama-server's flags; unknown keys are errors.")
 					fmt.Fprintln(c.App.Writer, "# battery: seed, code, or a YAML file {name, tasks: [{name, prompt, n_predict}]}")
+					fmt.Fprintln(c.App.Writer, "# several models: targets: [a.gguf, b.gguf] and drafts: [d.gguf] instead of target and draft")
 					enc := yaml.NewEncoder(c.App.Writer)
 					enc.SetIndent(2)
 					return enc.Encode(exp)
