@@ -25,14 +25,14 @@ import (
 // read from YAML (unknown keys are errors) or built from flags. Keys follow
 // llama-server's flag names where one exists.
 type Experiment struct {
-	Name          string          `yaml:"name" json:"name"`
-	Target        string          `yaml:"target,omitempty" json:"target"`
-	Draft         string          `yaml:"draft,omitempty" json:"draft,omitempty"`
+	Name   string `yaml:"name" json:"name"`
+	Target string `yaml:"target,omitempty" json:"target"`
+	Draft  string `yaml:"draft,omitempty" json:"draft,omitempty"`
 	// Targets and Drafts, instead of Target and Draft, make models a
 	// dimension of the experiment: every target with every draft (or with
 	// none, when no draft is given).
-	Targets []string `yaml:"targets,omitempty" json:"targets,omitempty"`
-	Drafts  []string `yaml:"drafts,omitempty" json:"drafts,omitempty"`
+	Targets       []string        `yaml:"targets,omitempty" json:"targets,omitempty"`
+	Drafts        []string        `yaml:"drafts,omitempty" json:"drafts,omitempty"`
 	LlamaLib      string          `yaml:"llama_lib,omitempty" json:"llama_lib,omitempty"`
 	Battery       string          `yaml:"battery" json:"battery"`
 	Tasks         []string        `yaml:"tasks,omitempty" json:"tasks,omitempty"` // run only these tasks of the battery
