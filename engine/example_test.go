@@ -2,9 +2,7 @@ package engine_test
 
 import (
 	"fmt"
-	"io"
 	"log"
-	"os"
 	"path/filepath"
 	"slices"
 	"testing"
@@ -49,28 +47,9 @@ func Example() {
 
 func TestExample(t *testing.T) {
 	testenv.Lib(t)
-	got := captureStdout(t, Example)
+	got := testenv.CaptureStdout(t, Example)
 	want := "llama, BPE model, 8192-token vocabulary\nthe target's next token: \"Fprintf\"\n"
 	if got != want {
 		t.Errorf("Example printed\n%s\nwant\n%s", got, want)
 	}
-}
-
-func captureStdout(t *testing.T, f func()) string {
-	t.Helper()
-	r, w, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	old := os.Stdout
-	os.Stdout = w
-	done := make(chan string)
-	go func() {
-		b, _ := io.ReadAll(r)
-		done <- string(b)
-	}()
-	f()
-	os.Stdout = old
-	w.Close()
-	return <-done
 }

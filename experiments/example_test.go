@@ -3,9 +3,7 @@ package experiments_test
 import (
 	"context"
 	"fmt"
-	"io"
 	"log"
-	"os"
 	"strings"
 	"testing"
 
@@ -57,28 +55,9 @@ func Example_generate() {
 
 func TestExampleGenerate(t *testing.T) {
 	testenv.Lib(t)
-	got := captureStdout(t, Example_generate)
+	got := testenv.CaptureStdout(t, Example_generate)
 	want := "generated 32 tokens with draft-simple, verify greedy\nspeculation applied: true - some drafts accepted: true\n"
 	if got != want {
 		t.Errorf("Example_generate printed\n%s\nwant\n%s", got, want)
 	}
-}
-
-func captureStdout(t *testing.T, f func()) string {
-	t.Helper()
-	r, w, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	old := os.Stdout
-	os.Stdout = w
-	done := make(chan string)
-	go func() {
-		b, _ := io.ReadAll(r)
-		done <- string(b)
-	}()
-	f()
-	os.Stdout = old
-	w.Close()
-	return <-done
 }

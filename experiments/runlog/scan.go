@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/parquet-go/parquet-go"
+	"github.com/parquet-go/parquet-go/encoding"
 )
 
 // This file reads single columns of Parquet part files page by page, into
@@ -110,39 +111,25 @@ var errNulls = errors.New("unexpected NULL values in a required column")
 
 // ReadInt32 appends the values of a required INT32 column.
 func ReadInt32(cc parquet.ColumnChunk, dst []int32) ([]int32, error) {
-	err := eachPage(cc, func(p parquet.Page) error {
-		if p.NumNulls() > 0 {
-			return errNulls
-		}
-		vals := p.Data()
-		if d := p.Dictionary(); d != nil {
-			dv := d.Page().Data()
-			dict := dv.Int32()
-			for _, ix := range vals.Int32() {
-				if int(ix) >= len(dict) || ix < 0 {
-					return errBadIndex
-				}
-				dst = append(dst, dict[ix])
-			}
-			return nil
-		}
-		dst = append(dst, vals.Int32()...)
-		return nil
-	})
-	return dst, err
+	return readInts(cc, dst, func(v encoding.Values) []int32 { return v.Int32() })
 }
 
 // ReadInt64 appends the values of a required INT64 column.
 func ReadInt64(cc parquet.ColumnChunk, dst []int64) ([]int64, error) {
+	return readInts(cc, dst, func(v encoding.Values) []int64 { return v.Int64() })
+}
+
+// readInts appends the values of a required integer column, plain or
+// dictionary-encoded; vals views a page's values as T.
+func readInts[T int32 | int64](cc parquet.ColumnChunk, dst []T, vals func(encoding.Values) []T) ([]T, error) {
 	err := eachPage(cc, func(p parquet.Page) error {
 		if p.NumNulls() > 0 {
 			return errNulls
 		}
-		vals := p.Data()
+		data := p.Data()
 		if d := p.Dictionary(); d != nil {
-			dv := d.Page().Data()
-			dict := dv.Int64()
-			for _, ix := range vals.Int32() {
+			dict := vals(d.Page().Data())
+			for _, ix := range data.Int32() {
 				if int(ix) >= len(dict) || ix < 0 {
 					return errBadIndex
 				}
@@ -150,7 +137,7 @@ func ReadInt64(cc parquet.ColumnChunk, dst []int64) ([]int64, error) {
 			}
 			return nil
 		}
-		dst = append(dst, vals.Int64()...)
+		dst = append(dst, vals(data)...)
 		return nil
 	})
 	return dst, err

@@ -8,6 +8,7 @@ package testenv
 
 import (
 	"context"
+	"io"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -237,3 +238,25 @@ func VocabVectors(tb testing.TB, base string) (inputs []string, want [][]int32) 
 }
 
 const oldRuntimeSHA512 = "f6xCqlSqSxMP9Iwm3CpaTzFybbHrzpLkNzA18v21PwhMN8u4DP44euLoxe+BMbOpyzx4iMxU1AUsPsgcHD1Y4w=="
+
+// CaptureStdout runs f and returns what it wrote to os.Stdout: for testing
+// Example functions that need libllama and so cannot carry an Output
+// comment (an example cannot skip when the library is absent).
+func CaptureStdout(tb testing.TB, f func()) string {
+	tb.Helper()
+	r, w, err := os.Pipe()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	old := os.Stdout
+	os.Stdout = w
+	done := make(chan string)
+	go func() {
+		b, _ := io.ReadAll(r)
+		done <- string(b)
+	}()
+	defer func() { os.Stdout = old }()
+	f()
+	w.Close()
+	return <-done
+}
