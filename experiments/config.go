@@ -183,7 +183,7 @@ func (e *Experiment) Normalise() error {
 	if e.NPredictScale < 0 {
 		errs = append(errs, fmt.Errorf("n_predict_scale: %v: want > 0", e.NPredictScale))
 	}
-	sp := e.Sampling.params()
+	sp := e.Sampling.Params()
 	if err := sp.Validate(); err != nil {
 		errs = append(errs, fmt.Errorf("sampling: %w", err))
 	}
@@ -217,7 +217,8 @@ func (e *Experiment) Normalise() error {
 	return errors.Join(errs...)
 }
 
-func (s Sampling) params() sample.Params {
+// Params are the sampling settings as the loop takes them.
+func (s Sampling) Params() sample.Params {
 	return sample.Params{Temp: float32(s.Temp), TopK: s.TopK, TopP: float32(s.TopP), MinP: float32(s.MinP)}
 }
 

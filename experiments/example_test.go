@@ -11,7 +11,6 @@ import (
 	"github.com/speclab/speclab/experiments"
 	"github.com/speclab/speclab/internal/testenv"
 	"github.com/speclab/speclab/spec"
-	"github.com/speclab/speclab/spec/sample"
 )
 
 // Generating with a proposer, as `speclab run` does: open libllama, load
@@ -35,7 +34,7 @@ func Example_generate() {
 		log.Fatal(err)
 	}
 	defer s.Close()
-	g, err := s.Generation(experiments.Configuration{Name: "draft", SpecType: "draft-simple"}, sample.Params{}, 1)
+	g, err := s.Generation(experiments.Configuration{Name: "draft", SpecType: "draft-simple"}, experiments.Sampling{}, 1)
 	if err != nil {
 		log.Fatal(err)
 	}

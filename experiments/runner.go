@@ -340,7 +340,7 @@ func (s *logSink) OnToken(t *spec.TokenEvent) {
 // cell runs one cell and returns its runs row (not yet written).
 func (e *env) cell(ctx context.Context, w *runlog.Writer, runID, shard string, c Cell, x *Experiment) (runlog.RunRow, error) {
 	started := time.Now()
-	g, err := e.Generation(c.Config, x.Sampling.params(), x.Seed+uint64(c.Repeat-1))
+	g, err := e.Generation(c.Config, x.Sampling, x.Seed+uint64(c.Repeat-1))
 	if err != nil {
 		return runlog.RunRow{}, err
 	}

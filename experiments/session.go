@@ -11,7 +11,6 @@ import (
 	"github.com/speclab/speclab/engine/synth"
 	"github.com/speclab/speclab/models"
 	"github.com/speclab/speclab/spec"
-	"github.com/speclab/speclab/spec/sample"
 	"github.com/speclab/speclab/terms"
 )
 
@@ -184,10 +183,11 @@ type Generation struct {
 	Refusal error
 }
 
-// Generation checks c and builds its proposer for this session. NPredict of
-// the loop's settings is left at 1: the caller sets it per prompt.
-func (s *Session) Generation(c Configuration, sp sample.Params, seed uint64) (*Generation, error) {
-	b, err := c.Build(sp, seed)
+// Generation checks c and builds its proposer for this session, sampling
+// with sm. NPredict of the loop's settings is left at 1: the caller sets it
+// per prompt.
+func (s *Session) Generation(c Configuration, sm Sampling, seed uint64) (*Generation, error) {
+	b, err := c.Build(sm.Params(), seed)
 	if err != nil {
 		return nil, err
 	}

@@ -17,7 +17,6 @@ import (
 	"github.com/speclab/speclab/drafts"
 	"github.com/speclab/speclab/experiments"
 	"github.com/speclab/speclab/spec"
-	"github.com/speclab/speclab/spec/sample"
 	"github.com/speclab/speclab/terms"
 )
 
@@ -148,7 +147,7 @@ func modelsFromFlags(c *cli.Context, withDraft bool) (experiments.Models, error)
 // openSession loads the models and builds the proposer and the loop's
 // configuration from the flags, through the same builder as experiments.
 func openSession(c *cli.Context) (*session, error) {
-	conf, sp, err := configFromFlags(c)
+	conf, sm, err := configFromFlags(c)
 	if err != nil {
 		return nil, err
 	}
@@ -168,7 +167,7 @@ func openSession(c *cli.Context) (*session, error) {
 	if err != nil {
 		return nil, err
 	}
-	g, err := es.Generation(conf, sp, c.Uint64("seed"))
+	g, err := es.Generation(conf, sm, c.Uint64("seed"))
 	if err != nil {
 		es.Close()
 		return nil, usageError{err.Error()}
@@ -180,9 +179,9 @@ func openSession(c *cli.Context) (*session, error) {
 
 // configFromFlags reads the speculative and sampling flags into a
 // configuration, as an experiment file would hold it.
-func configFromFlags(c *cli.Context) (experiments.Configuration, sample.Params, error) {
-	sp := sample.Params{Temp: float32(c.Float64("temp")), TopK: c.Int("top-k"),
-		TopP: float32(c.Float64("top-p")), MinP: float32(c.Float64("min-p"))}
+func configFromFlags(c *cli.Context) (experiments.Configuration, experiments.Sampling, error) {
+	sm := experiments.Sampling{Temp: c.Float64("temp"), TopK: c.Int("top-k"), TopP: c.Float64("top-p"), MinP: c.Float64("min-p")}
+	sp := sm.Params()
 	conf := experiments.Configuration{Name: "run", SpecType: c.String("spec-type"), NMin: c.Int("spec-draft-n-min"),
 		DDPolicy: c.String("dd-policy"), Verify: c.String("verify"), Rollback: c.String("rollback"),
 		LlamaRefusal: c.Bool("llama-refusal"), Ngram: map[string]int{}}
@@ -193,26 +192,26 @@ func configFromFlags(c *cli.Context) (experiments.Configuration, sample.Params, 
 	}
 	types, err := drafts.ParseTypes(conf.SpecType)
 	if err != nil {
-		return conf, sp, usageError{err.Error()}
+		return conf, sm, usageError{err.Error()}
 	}
 	if slices.Contains(types, terms.DraftSimple) && c.String("draft") == "" {
-		return conf, sp, usagef("--spec-type draft-simple needs a draft model: --draft MODEL.gguf")
+		return conf, sm, usagef("--spec-type draft-simple needs a draft model: --draft MODEL.gguf")
 	}
 	if c.Int("n-predict") <= 0 {
-		return conf, sp, usagef("--n-predict %d: want > 0", c.Int("n-predict"))
+		return conf, sm, usagef("--n-predict %d: want > 0", c.Int("n-predict"))
 	}
 	if err := sp.Validate(); err != nil {
-		return conf, sp, usageError{err.Error()}
+		return conf, sm, usageError{err.Error()}
 	}
 	switch v := conf.Verify; {
 	case v != "" && v != string(spec.Greedy) && sp.Greedy():
-		return conf, sp, usagef("--verify %s samples: give --temp > 0 (or use --verify greedy)", v)
+		return conf, sm, usagef("--verify %s samples: give --temp > 0 (or use --verify greedy)", v)
 	case v == string(spec.Greedy) && !sp.Greedy():
-		return conf, sp, usagef("--verify greedy with --temp %g: greedy verification needs --temp 0", sp.Temp)
+		return conf, sm, usagef("--verify greedy with --temp %g: greedy verification needs --temp 0", sp.Temp)
 	}
 	if p := conf.DDPolicy; p != "" {
 		if _, err := drafts.ParsePolicy(p); err != nil {
-			return conf, sp, usagef("--dd-policy: %v", err)
+			return conf, sm, usagef("--dd-policy: %v", err)
 		}
 	}
 	for _, f := range drafts.NgramFlags() {
@@ -221,9 +220,9 @@ func configFromFlags(c *cli.Context) (experiments.Configuration, sample.Params, 
 		}
 	}
 	if _, err := conf.Build(sp, c.Uint64("seed")); err != nil {
-		return conf, sp, usageError{err.Error()}
+		return conf, sm, usageError{err.Error()}
 	}
-	return conf, sp, nil
+	return conf, sm, nil
 }
 
 func readPrompt(c *cli.Context) (string, error) {
