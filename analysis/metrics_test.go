@@ -5,7 +5,10 @@ import (
 	"math"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
+
+	"github.com/speclab/speclab/terms"
 )
 
 // mixedSteps has variable draft lengths, empty drafts and a draft of which
@@ -286,5 +289,24 @@ func TestCellSpeedupsAcrossShards(t *testing.T) {
 	}
 	if len(got) != 1 || !near(got["a/ngram/1"], 1.5) {
 		t.Errorf("speedups %v, want a/ngram/1 1.5 only (task c has no baseline)", got)
+	}
+}
+
+// TestMetricNamesAreTerms: every metric of the shared vocabulary is a JSON
+// key of Summary, so the table and the numbers cannot drift apart.
+func TestMetricNamesAreTerms(t *testing.T) {
+	keys := map[string]bool{}
+	st := reflect.TypeFor[Summary]()
+	for i := range st.NumField() {
+		name, _, _ := strings.Cut(st.Field(i).Tag.Get("json"), ",")
+		keys[name] = true
+	}
+	for _, m := range terms.Metrics() {
+		if !keys[string(m)] {
+			t.Errorf("metric %q of package terms is no JSON key of analysis.Summary", m)
+		}
+		if m.Definition() == "" || m.Anchor() == "" {
+			t.Errorf("metric %q has no definition or anchor", m)
+		}
 	}
 }

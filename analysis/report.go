@@ -13,6 +13,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/speclab/speclab/terms"
 )
 
 // Options tune WriteReport.
@@ -390,7 +392,7 @@ func WriteReport(d *Data, dir string, opt Options) (string, error) {
 		}
 		add(fb)
 	}
-	add(heading{2, "Definitions"}, para(definitionsText))
+	add(heading{2, "Definitions"}, para(definitionsText), MetricsTable())
 
 	var md, ht bytes.Buffer
 	if err := renderMarkdown(&md, blocks); err != nil {
@@ -434,6 +436,16 @@ const definitionsText = "A verify step checks a draft of k ≥ 0 tokens, accepts
 	"before it, the share that accepted i. Speedup = tokens/s of the configuration ÷ tokens/s of the baseline " +
 	"cell of the same target model, task and repeat; per repeat the geometric mean over tasks, then the mean over " +
 	"repeats with a 95% Student t interval (no interval with a single repeat)."
+
+// MetricsTable lists every metric with its key, definition and the anchor
+// whose name and definition it follows (package terms' table).
+func MetricsTable() *Table {
+	t := &Table{Title: "Metrics", Header: []string{"key", "definition", "as in"}}
+	for _, m := range terms.Metrics() {
+		t.Rows = append(t.Rows, []string{string(m), m.Definition(), m.Anchor()})
+	}
+	return t
+}
 
 // describe says what the data is: runs, cells, models, runtime, dates.
 func describe(d *Data) string {

@@ -115,9 +115,10 @@ func WriteCSV(w io.Writer, groups []*Summary, by []Dim) error {
 		header = append(header, string(d))
 	}
 	header = append(header, "baseline", "cells", "tasks", "repeats", "applied_cells", "drafted_cells",
-		"tokens_generated", "steps", "draft_steps", "drafted", "accepted", "acceptance_rate", "mean_acceptance_length",
-		"tps", "tps_lo", "tps_hi", "baseline_tps", "speedup", "speedup_lo", "speedup_hi",
-		"alpha", "gamma", "cost_ratio", "expected_tokens_per_drafting_step", "speedup_leviathan", "speedup_model", "break_even_alpha", "verify_cost",
+		"tokens_generated", "steps", "draft_steps", "drafted", "accepted", string(terms.AcceptanceRate), string(terms.MeanAcceptanceLength),
+		"tps", "tps_lo", "tps_hi", "baseline_tps", string(terms.Speedup), "speedup_lo", "speedup_hi",
+		string(terms.Alpha), string(terms.Gamma), string(terms.CostRatio), string(terms.ExpectedTokens), string(terms.SpeedupLeviathan),
+		string(terms.SpeedupModel), string(terms.BreakEvenAlpha), string(terms.VerifyCost),
 		"p_target_accepted", "q_draft_accepted", "p_target_rejected", "q_draft_rejected")
 	for _, r := range terms.ReportOrder() {
 		header = append(header, "empty_"+strings.ReplaceAll(string(r), "-", "_"))

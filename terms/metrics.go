@@ -1,0 +1,68 @@
+package terms
+
+// Metric names a number speclab reports: its key in JSON, CSV and the run
+// log, with its definition and the anchor whose name and definition it
+// follows.
+type Metric string
+
+// The metrics of the analysis (analysis.Summary) and of `speclab run`.
+const (
+	AcceptanceRate       Metric = "acceptance_rate"
+	MeanAcceptanceLength Metric = "mean_acceptance_length"
+	TokensPerSecond      Metric = "tokens_per_second"
+	Speedup              Metric = "speedup"
+	Alpha                Metric = "alpha"
+	Gamma                Metric = "gamma"
+	CostRatio            Metric = "cost_ratio"
+	ExpectedTokens       Metric = "expected_tokens_per_drafting_step"
+	SpeedupLeviathan     Metric = "speedup_leviathan"
+	SpeedupModel         Metric = "speedup_model"
+	BreakEvenAlpha       Metric = "break_even_alpha"
+	VerifyCost           Metric = "verify_cost"
+)
+
+type metricInfo struct {
+	metric             Metric
+	definition, anchor string
+}
+
+var metrics = []metricInfo{
+	{AcceptanceRate, "accepted draft tokens / drafted tokens", "llama.cpp's server (draft acceptance rate) and vLLM's spec-decode metrics (draft acceptance rate)"},
+	{MeanAcceptanceLength, "τ = 1 + accepted draft tokens / verify steps: tokens emitted per target step", "Spec-Bench and EAGLE (mean accepted tokens τ), vLLM (mean acceptance length)"},
+	{TokensPerSecond, "generated tokens / generation time, prompt processing excluded", "llama.cpp's timings.predicted_per_second"},
+	{Speedup, "tokens/s over that of the matching baseline cell (same target, task and repeat)", "Spec-Bench (speedup ratio against vanilla autoregressive decoding)"},
+	{Alpha, "accepted / (accepted + rejections) over the drafting steps: the per-token acceptance", "Leviathan et al. 2023 (α)"},
+	{Gamma, "the mean draft length of the drafting steps", "Leviathan et al. 2023 (γ)"},
+	{CostRatio, "the proposer's time per drafted token / the time of a plain target step", "Leviathan et al. 2023 (c)"},
+	{ExpectedTokens, "(1 − α^(γ+1)) / (1 − α): tokens a drafting step is expected to emit", "Leviathan et al. 2023"},
+	{SpeedupLeviathan, "E(α, γ) / (γc + 1)", "Leviathan et al. 2023"},
+	{SpeedupModel, "Leviathan's speedup over the measured mix of draft lengths, empty drafts included", "speclab"},
+	{BreakEvenAlpha, "the α at which the modelled speedup is 1", "speclab, after Leviathan et al. 2023"},
+	{VerifyCost, "verify time of a step with a draft / verify time of a baseline step (Leviathan's model takes 1)", "speclab"},
+}
+
+// Metrics lists every metric, in the order reports use.
+func Metrics() []Metric {
+	out := make([]Metric, len(metrics))
+	for i, m := range metrics {
+		out[i] = m.metric
+	}
+	return out
+}
+
+func (m Metric) info() metricInfo {
+	for _, x := range metrics {
+		if x.metric == m {
+			return x
+		}
+	}
+	return metricInfo{metric: m}
+}
+
+// Definition says how the metric is computed.
+func (m Metric) Definition() string { return m.info().definition }
+
+// Anchor names the system or paper whose name and definition it follows.
+func (m Metric) Anchor() string { return m.info().anchor }
+
+func (m Metric) String() string { return string(m) }
