@@ -369,7 +369,7 @@ func ngramParam(raw, method, param string, def int) int {
 		return def
 	}
 	var want string
-	if method == "ngram-mod" {
+	if method == terms.NgramMod {
 		want = "ngram-mod-" + param
 	} else {
 		want = method + "-" + param

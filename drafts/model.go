@@ -6,6 +6,8 @@ import (
 
 	"github.com/speclab/speclab/engine"
 	"github.com/speclab/speclab/spec/sample"
+
+	"github.com/speclab/speclab/terms"
 )
 
 // ModelVocab adapts an engine.Model's vocabulary to Vocab.
@@ -62,7 +64,7 @@ func NewDraftModel(target Vocab, ctx *engine.Context, seed uint64) (*DraftModel,
 }
 
 // Name is llama.cpp's --spec-type name.
-func (m *DraftModel) Name() string { return "draft-simple" }
+func (m *DraftModel) Name() string { return terms.DraftSimple }
 
 // Reset empties the draft context.
 func (m *DraftModel) Reset() {

@@ -106,17 +106,17 @@ func NewNgram(specType string, opts map[string]int) (Proposer, error) {
 		check() error
 	}
 	switch specType {
-	case "ngram-simple", "ngram-map-k", "ngram-map-k4v":
+	case terms.NgramSimple, terms.NgramMapK, terms.NgramMapK4V:
 		pre := "--spec-" + specType + "-"
 		n := val(pre+"size-n", DefaultNgramSizeN)
 		m := val(pre+"size-m", DefaultNgramSizeM)
 		h := val(pre+"min-hits", DefaultNgramMinHits)
-		if specType == "ngram-simple" {
+		if specType == terms.NgramSimple {
 			p = &NgramSimple{N: n, M: m, MinHits: h}
 		} else {
-			p = &NgramMap{N: n, M: m, MinHits: h, K4V: specType == "ngram-map-k4v"}
+			p = &NgramMap{N: n, M: m, MinHits: h, K4V: specType == terms.NgramMapK4V}
 		}
-	case "ngram-mod":
+	case terms.NgramMod:
 		p = &NgramMod{
 			NMatch: val("--spec-ngram-mod-n-match", DefaultNgramModNMatch),
 			NMin:   val("--spec-ngram-mod-n-min", DefaultNgramModNMin),

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math"
 	"slices"
+
+	"github.com/speclab/speclab/terms"
 )
 
 // Constants of common/ngram-map.{h,cpp}.
@@ -102,9 +104,9 @@ type mapValue struct {
 // Name returns "ngram-map-k4v" when K4V is set, else "ngram-map-k".
 func (p *NgramMap) Name() string {
 	if p.K4V {
-		return "ngram-map-k4v"
+		return terms.NgramMapK4V
 	}
-	return "ngram-map-k"
+	return terms.NgramMapK
 }
 
 func (p *NgramMap) check() error { return checkMap(p.Name(), p.N, p.M, p.MinHits) }

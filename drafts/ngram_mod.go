@@ -3,6 +3,8 @@ package drafts
 import (
 	"fmt"
 	"slices"
+
+	"github.com/speclab/speclab/terms"
 )
 
 // Constants of common/ngram-mod.cpp and its use in common/speculative.cpp.
@@ -72,7 +74,7 @@ type NgramMod struct {
 }
 
 // Name returns "ngram-mod".
-func (p *NgramMod) Name() string { return "ngram-mod" }
+func (p *NgramMod) Name() string { return terms.NgramMod }
 
 func (p *NgramMod) check() error {
 	switch {

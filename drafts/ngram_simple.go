@@ -3,6 +3,8 @@ package drafts
 import (
 	"fmt"
 	"slices"
+
+	"github.com/speclab/speclab/terms"
 )
 
 // NgramSimple is llama.cpp's ngram-simple (common_ngram_simple_draft): the
@@ -30,7 +32,7 @@ type NgramSimple struct {
 }
 
 // Name returns "ngram-simple".
-func (p *NgramSimple) Name() string { return "ngram-simple" }
+func (p *NgramSimple) Name() string { return terms.NgramSimple }
 
 func (p *NgramSimple) check() error { return checkMap(p.Name(), p.N, p.M, p.MinHits) }
 

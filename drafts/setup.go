@@ -7,11 +7,13 @@ import (
 	"strings"
 
 	"github.com/speclab/speclab/engine"
+
+	"github.com/speclab/speclab/terms"
 )
 
 // Priority is llama.cpp's order among the --spec-type methods speclab
 // implements: for each step the first that returns a draft wins.
-var Priority = []string{"ngram-simple", "ngram-map-k", "ngram-map-k4v", "ngram-mod", "draft-simple"}
+var Priority = []string{terms.NgramSimple, terms.NgramMapK, terms.NgramMapK4V, terms.NgramMod, terms.DraftSimple}
 
 // Setup describes the proposers of a run, as llama.cpp's flags do.
 type Setup struct {
@@ -66,7 +68,7 @@ func New(s Setup) (Proposer, error) {
 	var members []Proposer
 	var refusal error
 	for _, t := range types {
-		if t != "draft-simple" {
+		if t != terms.DraftSimple {
 			p, err := NewNgram(t, s.Ngram)
 			if err != nil {
 				return nil, err

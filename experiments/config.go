@@ -19,6 +19,8 @@ import (
 	"github.com/speclab/speclab/drafts"
 	"github.com/speclab/speclab/spec"
 	"github.com/speclab/speclab/spec/sample"
+
+	"github.com/speclab/speclab/terms"
 )
 
 // Experiment is models × a task battery × configurations × repeats. It is
@@ -84,10 +86,10 @@ const SeedPolicy = "0:n4,p0.25;49152:n4,p0.0"
 func SeedConfigs() []Configuration {
 	return []Configuration{
 		{Name: "baseline"},
-		{Name: "ngram-simple", SpecType: "ngram-simple"},
-		{Name: "ngram-map-k4v", SpecType: "ngram-map-k4v"},
-		{Name: "draft-simple", SpecType: "draft-simple"},
-		{Name: "draft-simple+dd-policy", SpecType: "draft-simple", DDPolicy: SeedPolicy},
+		{Name: terms.NgramSimple, SpecType: terms.NgramSimple},
+		{Name: terms.NgramMapK4V, SpecType: terms.NgramMapK4V},
+		{Name: terms.DraftSimple, SpecType: terms.DraftSimple},
+		{Name: terms.DraftSimple + "+dd-policy", SpecType: terms.DraftSimple, DDPolicy: SeedPolicy},
 	}
 }
 
@@ -209,7 +211,7 @@ func (e *Experiment) Normalise() error {
 		}
 		types, _ := drafts.ParseTypes(c.SpecType)
 		for _, t := range types {
-			if t == "draft-simple" && e.Draft == "" && len(e.Drafts) == 0 {
+			if t == terms.DraftSimple && e.Draft == "" && len(e.Drafts) == 0 {
 				errs = append(errs, fmt.Errorf("%s: spec_type draft-simple needs a draft model (key draft)", where))
 			}
 		}
@@ -276,12 +278,12 @@ func (c Configuration) Build(sp sample.Params, seed uint64) (Built, error) {
 		cfg.Policy = drafts.Static{NMax: nmax, PMin: float32(pmin)}
 	}
 	for k := range c.Ngram {
-		if _, err := drafts.NewNgram("ngram-simple", map[string]int{k: c.Ngram[k]}); err != nil && strings.Contains(err.Error(), "unknown") {
+		if _, err := drafts.NewNgram(terms.NgramSimple, map[string]int{k: c.Ngram[k]}); err != nil && strings.Contains(err.Error(), "unknown") {
 			return b, fmt.Errorf("ngram: %w", err)
 		}
 	}
 	for _, t := range b.Types {
-		if t != "draft-simple" {
+		if t != terms.DraftSimple {
 			if _, err := drafts.NewNgram(t, c.Ngram); err != nil {
 				return b, fmt.Errorf("ngram: %w", err)
 			}

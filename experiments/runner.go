@@ -18,6 +18,8 @@ import (
 	"github.com/speclab/speclab/engine"
 	"github.com/speclab/speclab/experiments/runlog"
 	"github.com/speclab/speclab/spec"
+
+	"github.com/speclab/speclab/terms"
 )
 
 // ErrInterrupted: the run was cancelled; the finished cells are on disk and
@@ -395,7 +397,7 @@ func (e *env) cell(ctx context.Context, w *runlog.Writer, runID, shard string, c
 	if g.Refusal != nil {
 		row.Refusal = g.Refusal.Error()
 	}
-	if e.Draft != nil && strings.Contains(row.SpecTypes, "draft-simple") {
+	if e.Draft != nil && strings.Contains(row.SpecTypes, terms.DraftSimple) {
 		row.DraftPath, row.DraftSHA256, row.DraftParams = c.Models.Draft, e.dHash, int64(e.Draft.Info.Params)
 	}
 	return row, nil
