@@ -218,10 +218,13 @@ type Summary struct {
 	Drafted    int64 `json:"drafted"`
 	Accepted   int64 `json:"accepted"`
 
-	AcceptanceRate Num   `json:"acceptance_rate"`        // accepted / drafted
-	MeanAcceptLen  Num   `json:"mean_acceptance_length"` // τ = 1 + accepted / steps
-	PosUncond      []Num `json:"per_position_unconditional"`
-	PosCond        []Num `json:"per_position_conditional"`
+	AcceptanceRate Num `json:"acceptance_rate"`        // accepted / drafted
+	MeanAcceptLen  Num `json:"mean_acceptance_length"` // τ = 1 + accepted / drafting steps
+	TokensPerStep  Num `json:"tokens_per_verify_step"` // 1 + accepted / steps, empty drafts included
+	// Counters under vLLM's and llama-server's names (spec_decode_*_total).
+	Counters  Counters `json:"counters"`
+	PosUncond []Num    `json:"per_position_unconditional"`
+	PosCond   []Num    `json:"per_position_conditional"`
 	// AcceptHist[k][j] counts the steps that drafted k tokens and accepted j.
 	AcceptHist [][]int64        `json:"accepted_by_draft_length"`
 	Empty      map[string]int64 `json:"empty_drafts"`
@@ -432,6 +435,8 @@ func (g *Summary) compute(base *baselines) {
 	g.Steps, g.DraftSteps, g.Drafted, g.Accepted = s.Steps, s.DraftSteps, s.Drafted, s.Accepted
 	g.AcceptanceRate = Num(ratio(float64(s.Accepted), s.Drafted))
 	g.MeanAcceptLen = Num(MeanAcceptLen(s))
+	g.TokensPerStep = Num(TokensPerStep(s))
+	g.Counters = countersOf(s)
 	g.PosUncond, g.PosCond = nums(PositionAcceptance(s.ByK, false)), nums(PositionAcceptance(s.ByK, true))
 	g.AcceptHist = make([][]int64, len(s.ByK))
 	for k, row := range s.ByK {
@@ -505,9 +510,54 @@ func nums(v []float64) []Num {
 	return out
 }
 
-// MeanAcceptLen is τ = 1 + accepted / steps, over every verify step (the
-// definition of vLLM, llama.cpp and AIPerf). NaN without steps.
+// MeanAcceptLen is τ = 1 + accepted / drafting steps (steps whose draft
+// had k > 0), as llama-server's "mean len" (n_draft_verif_steps) and vLLM's
+// mean acceptance length (num_drafts) define it. 1 with steps but no draft
+// (as llama-server reports), NaN without steps.
 func MeanAcceptLen(s *StepStats) float64 {
+	switch {
+	case s.Steps == 0:
+		return math.NaN()
+	case s.DraftSteps == 0:
+		return 1
+	}
+	return 1 + float64(s.Accepted)/float64(s.DraftSteps)
+}
+
+// Counters are the drafting counters as vLLM and llama-server name them.
+type Counters struct {
+	// NumDrafts: verify steps whose draft was not empty (llama-server's
+	// n_draft_verif_steps, vLLM's num_drafts).
+	NumDrafts int64 `json:"num_drafts"`
+	// NumDraftTokens: drafted tokens (llama-server's draft_n).
+	NumDraftTokens int64 `json:"num_draft_tokens"`
+	// NumAcceptedTokens: accepted draft tokens (draft_n_accepted).
+	NumAcceptedTokens int64 `json:"num_accepted_tokens"`
+	// NumAcceptedTokensPerPos[i]: drafting steps that accepted at least
+	// i+1 tokens (llama-server's n_accepted_per_pos, vLLM's
+	// num_accepted_tokens_per_pos); over NumDrafts it is the per-position
+	// acceptance rate.
+	NumAcceptedTokensPerPos []int64 `json:"num_accepted_tokens_per_pos"`
+}
+
+func countersOf(s *StepStats) Counters {
+	c := Counters{NumDrafts: s.DraftSteps, NumDraftTokens: s.Drafted, NumAcceptedTokens: s.Accepted, NumAcceptedTokensPerPos: []int64{}}
+	for _, row := range s.ByK {
+		for j, n := range row {
+			for i := 0; i < j; i++ {
+				for len(c.NumAcceptedTokensPerPos) <= i {
+					c.NumAcceptedTokensPerPos = append(c.NumAcceptedTokensPerPos, 0)
+				}
+				c.NumAcceptedTokensPerPos[i] += n
+			}
+		}
+	}
+	return c
+}
+
+// TokensPerStep is 1 + accepted / steps over every verify step, empty
+// drafts included: the tokens a target step emits. NaN without steps.
+func TokensPerStep(s *StepStats) float64 {
 	if s.Steps == 0 {
 		return math.NaN()
 	}

@@ -86,6 +86,12 @@ func TestMetricsKnownAnswers(t *testing.T) {
 	if !reflect.DeepEqual(s.AcceptHist, wantHist) {
 		t.Errorf("histogram of j by k = %v, want %v", s.AcceptHist, wantHist)
 	}
+	// llama-server's counters: 4 drafts, 13 tokens, 9 accepted; at least 1
+	// accepted on 3 drafts (j = 3, 2, 4), at least 2 and 3 on 3, 4 on 1.
+	wantC := Counters{NumDrafts: 4, NumDraftTokens: 13, NumAcceptedTokens: 9, NumAcceptedTokensPerPos: []int64{3, 3, 2, 1}}
+	if !reflect.DeepEqual(s.Counters, wantC) {
+		t.Errorf("counters %+v, want %+v", s.Counters, wantC)
+	}
 	wantPos := []PosBin{{Steps: 2, Drafted: 8, Accepted: 6}, {Steps: 3, Drafted: 2}, {Steps: 1, Drafted: 3, Accepted: 3}}
 	if !reflect.DeepEqual(s.S.Pos, wantPos) {
 		t.Errorf("position bins = %v, want %v", s.S.Pos, wantPos)
@@ -97,7 +103,9 @@ func TestMetricsKnownAnswers(t *testing.T) {
 		tol       float64
 	}{
 		{"acceptance rate", float64(s.AcceptanceRate), 9.0 / 13, 1e-12},
-		{"tau", float64(s.MeanAcceptLen), 1 + 9.0/6, 1e-12},
+		// 9 accepted over the 4 drafting steps (2 of the 6 steps drafted nothing)
+		{"tau", float64(s.MeanAcceptLen), 1 + 9.0/4, 1e-12},
+		{"tokens per verify step", float64(s.TokensPerStep), 1 + 9.0/6, 1e-12},
 		{"alpha", float64(s.Alpha), 9.0 / 11, 1e-12},
 		{"gamma", float64(s.Gamma), 13.0 / 4, 1e-12},
 		// 100 ns per drafted token over the baseline's 500 ns step

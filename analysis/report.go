@@ -430,8 +430,9 @@ const theoryText = "Leviathan et al. (2023) model a step as drafting γ tokens, 
 	"speedup is 1 at that γ and c (with γ = 1 it equals c, and no γ does better)."
 
 const definitionsText = "A verify step checks a draft of k ≥ 0 tokens, accepts j ≤ k of them and emits one more of " +
-	"the target's own. Acceptance rate = Σ accepted / Σ drafted. Mean acceptance length τ = 1 + Σ accepted / steps " +
-	"(vLLM, llama.cpp, AIPerf). Per-position acceptance, unconditional (vLLM): the share of drafting steps that " +
+	"the target's own. Acceptance rate = Σ accepted / Σ drafted. Mean acceptance length τ = 1 + Σ accepted / drafting " +
+	"steps, the steps whose draft was not empty (llama-server's mean len, vLLM's 1 + num_accepted_tokens / num_drafts); " +
+	"tokens per verify step = 1 + Σ accepted / all steps, empty drafts included. Per-position acceptance, unconditional (vLLM): the share of drafting steps that " +
 	"accepted at least i tokens; conditional: among steps that drafted position i and accepted the positions " +
 	"before it, the share that accepted i. Speedup = tokens/s of the configuration ÷ tokens/s of the baseline " +
 	"cell of the same target model, task and repeat; per repeat the geometric mean over tasks, then the mean over " +

@@ -117,8 +117,21 @@ func (s Stats) AcceptanceRate() float64 {
 	return float64(s.Accepted) / float64(s.Drafted)
 }
 
-// MeanAcceptLen is τ = 1 + accepted / steps: tokens emitted per verify step.
+// MeanAcceptLen is the mean acceptance length τ = 1 + accepted / drafting
+// steps (the steps whose draft was not empty), as llama-server's "mean len"
+// (n_draft_verif_steps) and vLLM's mean acceptance length (num_drafts)
+// define it; 1 when nothing was drafted.
 func (s Stats) MeanAcceptLen() float64 {
+	if s.DraftSteps == 0 {
+		return 1
+	}
+	return 1 + float64(s.Accepted)/float64(s.DraftSteps)
+}
+
+// TokensPerStep is 1 + accepted / steps: the tokens emitted per verify
+// step, empty drafts included (the figure speclab called τ before it
+// followed llama.cpp's and vLLM's definition); 0 without steps.
+func (s Stats) TokensPerStep() float64 {
 	if s.Steps == 0 {
 		return 0
 	}

@@ -418,3 +418,25 @@ func TestConfigErrors(t *testing.T) {
 		t.Errorf("long generation in a small context: stop %q, err %v", res.Stats.Stop, err)
 	}
 }
+
+// TestStatsNames: τ divides by the drafting steps, as llama-server's "mean
+// len" (n_draft_verif_steps) and vLLM's mean acceptance length do; the
+// all-steps figure has its own name.
+func TestStatsNames(t *testing.T) {
+	tests := []struct {
+		st            spec.Stats
+		tau, perStep float64
+	}{
+		{spec.Stats{Steps: 6, DraftSteps: 4, Accepted: 9}, 1 + 9.0/4, 1 + 9.0/6},
+		{spec.Stats{Steps: 2}, 1, 1},
+		{spec.Stats{}, 1, 0},
+	}
+	for _, tt := range tests {
+		if got := tt.st.MeanAcceptLen(); got != tt.tau {
+			t.Errorf("%+v: MeanAcceptLen %v, want %v", tt.st, got, tt.tau)
+		}
+		if got := tt.st.TokensPerStep(); got != tt.perStep {
+			t.Errorf("%+v: TokensPerStep %v, want %v", tt.st, got, tt.perStep)
+		}
+	}
+}

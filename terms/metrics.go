@@ -9,6 +9,7 @@ type Metric string
 const (
 	AcceptanceRate       Metric = "acceptance_rate"
 	MeanAcceptanceLength Metric = "mean_acceptance_length"
+	TokensPerVerifyStep  Metric = "tokens_per_verify_step"
 	TokensPerSecond      Metric = "tokens_per_second"
 	Speedup              Metric = "speedup"
 	Alpha                Metric = "alpha"
@@ -28,7 +29,8 @@ type metricInfo struct {
 
 var metrics = []metricInfo{
 	{AcceptanceRate, "accepted draft tokens / drafted tokens", "llama.cpp's server (draft acceptance rate) and vLLM's spec-decode metrics (draft acceptance rate)"},
-	{MeanAcceptanceLength, "τ = 1 + accepted draft tokens / verify steps: tokens emitted per target step", "Spec-Bench and EAGLE (mean accepted tokens τ), vLLM (mean acceptance length)"},
+	{MeanAcceptanceLength, "τ = 1 + accepted draft tokens / drafting steps (verify steps whose draft was not empty)", "llama-server's mean len (n_draft_verif_steps) and vLLM's mean acceptance length (1 + num_accepted_tokens / num_drafts)"},
+	{TokensPerVerifyStep, "1 + accepted draft tokens / all verify steps, empty drafts included: tokens a target step emits", "speclab (τ before it followed llama.cpp and vLLM)"},
 	{TokensPerSecond, "generated tokens / generation time, prompt processing excluded", "llama.cpp's timings.predicted_per_second"},
 	{Speedup, "tokens/s over that of the matching baseline cell (same target, task and repeat)", "Spec-Bench (speedup ratio against vanilla autoregressive decoding)"},
 	{Alpha, "accepted / (accepted + rejections) over the drafting steps: the per-token acceptance", "Leviathan et al. 2023 (α)"},

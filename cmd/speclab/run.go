@@ -254,7 +254,9 @@ type runOutput struct {
 	Drafted       int            `json:"drafted"`
 	Accepted      int            `json:"accepted"`
 	Acceptance    float64        `json:"acceptance_rate"`
-	MeanAcceptLen float64        `json:"mean_acceptance_length"`
+	MeanAcceptLen float64        `json:"mean_acceptance_length"` // 1 + accepted / drafting steps (llama-server, vLLM)
+	TokensPerStep float64        `json:"tokens_per_verify_step"` // 1 + accepted / all steps
+	NumDrafts     int            `json:"num_drafts"`             // steps with a non-empty draft (llama-server's n_draft_verif_steps)
 	TokensPerSec  float64        `json:"tokens_per_second"`
 	PromptTokens  int            `json:"prompt_tokens"`
 	Generated     int            `json:"generated"`
@@ -290,7 +292,8 @@ func doRun(c *cli.Context) error {
 		Text: s.Target.Text(res.Tokens), Tokens: res.Tokens, SpecTypes: s.Types, Policy: s.Policy,
 		Verify: string(s.Config.Verify), Steps: res.Stats.Steps, Drafted: res.Stats.Drafted,
 		Accepted: res.Stats.Accepted, Acceptance: res.Stats.AcceptanceRate(),
-		MeanAcceptLen: res.Stats.MeanAcceptLen(), TokensPerSec: res.Stats.TokensPerSecond(),
+		MeanAcceptLen: res.Stats.MeanAcceptLen(), TokensPerStep: res.Stats.TokensPerStep(), NumDrafts: res.Stats.DraftSteps,
+		TokensPerSec: res.Stats.TokensPerSecond(),
 		PromptTokens: res.Stats.PromptTokens, Generated: res.Stats.Generated, Stop: string(res.Stats.Stop),
 		EmptyDrafts: map[string]int{},
 	}
@@ -352,8 +355,8 @@ func printSummary(c *cli.Context, s *session, res *spec.Result, out runOutput) {
 		applied = fmt.Sprintf("applied on %d of %d steps", st.DraftSteps, st.Steps)
 	}
 	fmt.Fprintf(w, "speculation %s\n", applied)
-	fmt.Fprintf(w, "drafted     %d, accepted %d (acceptance rate %.1f%%), mean acceptance length %.2f\n",
-		st.Drafted, st.Accepted, 100*st.AcceptanceRate(), st.MeanAcceptLen())
+	fmt.Fprintf(w, "drafted     %d, accepted %d (acceptance rate %.1f%%), mean acceptance length %.2f (per draft), %.2f tokens per verify step\n",
+		st.Drafted, st.Accepted, 100*st.AcceptanceRate(), st.MeanAcceptLen(), st.TokensPerStep())
 	fmt.Fprintf(w, "speed       %.1f tokens/s generating %d tokens (stop: %s); prompt %d tokens in %s\n",
 		st.TokensPerSecond(), st.Generated, st.Stop, st.PromptTokens, st.PromptTime.Round(1e5))
 	if st.Checkpoints > 0 {
