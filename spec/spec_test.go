@@ -424,7 +424,7 @@ func TestConfigErrors(t *testing.T) {
 // all-steps figure has its own name.
 func TestStatsNames(t *testing.T) {
 	tests := []struct {
-		st            spec.Stats
+		st           spec.Stats
 		tau, perStep float64
 	}{
 		{spec.Stats{Steps: 6, DraftSteps: 4, Accepted: 9}, 1 + 9.0/4, 1 + 9.0/6},
