@@ -27,20 +27,33 @@ type Setup struct {
 	DraftCtx *engine.Context
 	// Seed seeds the draft model's own sampling.
 	Seed uint64
-	// LlamaRefusal copies llama.cpp's behaviour when the draft model's
-	// vocabulary is refused: speculation is switched off altogether, the
-	// n-gram methods of the same list included. Otherwise only the draft
-	// model is left out.
-	LlamaRefusal bool
+	// PerMethod reads a refused draft model as speclab's per-method
+	// semantics do (terms.SemanticsPerMethod): only the draft model is left
+	// out. By default llama-server's semantics apply: speculation is
+	// switched off altogether, the n-gram methods of the same list
+	// included.
+	PerMethod bool
 }
 
-// ParseTypes splits a --spec-type list and checks the names.
-func ParseTypes(s string) ([]string, error) {
+// ParseTypes splits a --spec-type list and checks the names, with
+// llama-server's semantics: "none" anywhere turns speculation off (no
+// types).
+func ParseTypes(s string) ([]string, error) { return parseTypes(s, false) }
+
+// ParseTypesPerMethod is ParseTypes with speclab's per-method semantics:
+// "none" in a list is skipped.
+func ParseTypesPerMethod(s string) ([]string, error) { return parseTypes(s, true) }
+
+func parseTypes(s string, perMethod bool) ([]string, error) {
 	var out []string
+	none := false
 	for _, t := range strings.Split(s, ",") {
 		t = strings.TrimSpace(t)
 		switch {
-		case t == "" || t == "none":
+		case t == "":
+			continue
+		case t == "none":
+			none = true
 			continue
 		case slices.Contains(Priority, t):
 			if !slices.Contains(out, t) {
@@ -52,14 +65,19 @@ func ParseTypes(s string) ([]string, error) {
 			return nil, fmt.Errorf("--spec-type %q: unknown method (known: none, %s)", t, strings.Join(Priority, ", "))
 		}
 	}
+	if none && !perMethod {
+		return nil, nil // llama.cpp's common_speculative_types_from_names
+	}
 	return out, nil
 }
 
 // New builds the proposer of s: nil when no method is configured, a single
 // proposer, or a Multi in llama.cpp's priority order. A draft model that
-// llama.cpp's vocabulary rules refuse does not fail the run: it becomes a
-// Refused member whose every draft is empty with the reason vocab-refused;
-// RefusalOf returns the refusal, naming the rule that failed.
+// llama.cpp's vocabulary rules refuse does not fail the run: as in
+// llama-server the whole list becomes a Refused proposer whose every draft
+// is empty with the reason vocab-refused (with PerMethod, only the draft
+// model's member); RefusalOf returns the refusal, naming the rule that
+// failed and what the other semantics would have run.
 func New(s Setup) (Proposer, error) {
 	types := slices.Clone(s.Types)
 	slices.SortStableFunc(types, func(a, b string) int {
@@ -91,7 +109,11 @@ func New(s Setup) (Proposer, error) {
 			members = append(members, p)
 		}
 	}
-	if refusal != nil && s.LlamaRefusal {
+	if refusal != nil && !s.PerMethod {
+		if others := slices.DeleteFunc(slices.Clone(types), func(t string) bool { return t == terms.DraftSimple }); len(others) > 0 {
+			refusal = fmt.Errorf("%w; as in llama-server, every method of the list is off (--semantics %s would still run %s)",
+				refusal, terms.SemanticsPerMethod, strings.Join(others, ","))
+		}
 		return &Refused{Method: strings.Join(types, ","), Why: VocabRefused, Err: refusal}, nil
 	}
 	switch len(members) {

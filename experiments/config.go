@@ -75,6 +75,11 @@ type Configuration struct {
 	DDPolicy     string         `yaml:"dd_policy,omitempty" json:"dd_policy,omitempty"`
 	Verify       string         `yaml:"verify,omitempty" json:"verify,omitempty"`
 	Rollback     string         `yaml:"rollback,omitempty" json:"rollback,omitempty"`
+	// Semantics is how the llama-server flags are read: "llama-server"
+	// (the default, also for "") or "per-method" (see terms.SemanticsServer).
+	Semantics string `yaml:"semantics,omitempty" json:"semantics,omitempty"`
+	// LlamaRefusal is kept so that older files still parse: a refused
+	// draft switching every method off is the default now.
 	LlamaRefusal bool           `yaml:"llama_refusal,omitempty" json:"llama_refusal,omitempty"`
 	Ngram        map[string]int `yaml:"ngram,omitempty" json:"ngram,omitempty"` // llama.cpp flag name → value
 }
@@ -206,11 +211,11 @@ func (e *Experiment) Normalise() error {
 			errs = append(errs, fmt.Errorf("%s: name used twice", where))
 		}
 		names[c.Name] = true
-		if _, err := c.Build(sp, e.Seed); err != nil {
+		b, err := c.Build(sp, e.Seed)
+		if err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", where, err))
 		}
-		types, _ := drafts.ParseTypes(c.SpecType)
-		for _, t := range types {
+		for _, t := range b.Types {
 			if t == terms.DraftSimple && e.Draft == "" && len(e.Drafts) == 0 {
 				errs = append(errs, fmt.Errorf("%s: spec_type draft-simple needs a draft model (key draft)", where))
 			}
@@ -226,16 +231,27 @@ func (s Sampling) Params() sample.Params {
 
 // Built is a configuration turned into the loop's settings.
 type Built struct {
-	Types  []string
-	Config spec.Config // NPredict is set per task
-	Policy string
+	Types     []string
+	Config    spec.Config // NPredict is set per task
+	Policy    string
+	Semantics string // terms.SemanticsServer or terms.SemanticsPerMethod
 }
 
 // Build checks the configuration and returns the loop's settings.
 func (c Configuration) Build(sp sample.Params, seed uint64) (Built, error) {
 	var b Built
 	var err error
-	if b.Types, err = drafts.ParseTypes(c.SpecType); err != nil {
+	switch c.Semantics {
+	case "", terms.SemanticsServer:
+		b.Semantics = terms.SemanticsServer
+		b.Types, err = drafts.ParseTypes(c.SpecType)
+	case terms.SemanticsPerMethod:
+		b.Semantics = terms.SemanticsPerMethod
+		b.Types, err = drafts.ParseTypesPerMethod(c.SpecType)
+	default:
+		return b, fmt.Errorf("semantics %q: want %s or %s", c.Semantics, terms.SemanticsServer, terms.SemanticsPerMethod)
+	}
+	if err != nil {
 		return b, fmt.Errorf("spec_type: %w", err)
 	}
 	cfg := spec.Config{NPredict: 1, Seed: seed, NMin: c.NMin, Sampling: sp, TokenProbs: true}

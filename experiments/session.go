@@ -198,7 +198,7 @@ func (s *Session) Generation(c Configuration, sm Sampling, seed uint64) (*Genera
 	}
 	prop, err := drafts.New(drafts.Setup{
 		Types: b.Types, Ngram: c.Ngram, Target: drafts.ModelVocab{M: s.Target},
-		DraftCtx: s.DraftCtx, Seed: seed, LlamaRefusal: c.LlamaRefusal,
+		DraftCtx: s.DraftCtx, Seed: seed, PerMethod: b.Semantics == terms.SemanticsPerMethod && !c.LlamaRefusal,
 	})
 	if err != nil {
 		return nil, err

@@ -101,3 +101,17 @@ const (
 	NgramModNMin   = 48 // --spec-ngram-mod-n-min
 	NgramModNMax   = 64 // --spec-ngram-mod-n-max
 )
+
+// Semantics says how the flags that speclab shares with llama-server are
+// read.
+const (
+	// SemanticsServer reads them as llama-server does (the default): a draft
+	// model whose vocabulary is refused switches every method of the list
+	// off; -md without --spec-type runs no speculation; "none" anywhere in a
+	// --spec-type list turns speculation off.
+	SemanticsServer = "llama-server"
+	// SemanticsPerMethod is speclab's own reading: a refused draft model
+	// leaves out that method only; -md alone turns draft-simple on; "none"
+	// in a list is skipped.
+	SemanticsPerMethod = "per-method"
+)

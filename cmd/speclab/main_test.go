@@ -229,18 +229,32 @@ func TestRun(t *testing.T) {
 		code int
 		out  []string // in stdout+stderr
 	}{
-		{"draft lossless", []string{"--draft", set.Draft, "-p", "func main() {", "-n", "40", "--check-lossless"}, 0,
+		{"draft lossless", []string{"--spec-type", "draft-simple", "--draft", set.Draft, "-p", "func main() {", "-n", "40", "--check-lossless"}, 0,
 			[]string{"lossless    true", "mean acceptance length"}},
-		{"refused draft", []string{"--draft", set.OtherVocab, "-p", "hello", "-n", "8"}, 0,
+		{"refused draft", []string{"--spec-type", "draft-simple", "--draft", set.OtherVocab, "-p", "hello", "-n", "8"}, 0,
 			[]string{"refused", "vocab-refused", "never applied"}},
 		{"ngram short history", []string{"--spec-type", "ngram-simple", "-p", "hello", "-n", "16"}, 0,
 			[]string{"no-history", "never applied"}},
-		{"recurrent refuse", []string{"--draft", set.Draft, "-p", "hello", "-n", "8", "--rollback", "refuse"}, 0,
+		{"recurrent refuse", []string{"--spec-type", "draft-simple", "--draft", set.Draft, "-p", "hello", "-n", "8", "--rollback", "refuse"}, 0,
 			[]string{"target-cannot-rollback", "never applied"}},
+		// llama-server's semantics by default, speclab's own on request
+		{"draft alone runs nothing, as llama-server", []string{"--draft", set.Draft, "-p", "func main() {", "-n", "16"}, 0,
+			[]string{"--draft without --spec-type", "never applied", "disabled"}},
+		{"draft alone per method", []string{"--semantics", "per-method", "--draft", set.Draft, "-p", "func main() {", "-n", "16"}, 0,
+			[]string{"draft-simple, verify greedy", "applied on"}},
+		{"refused draft switches the list off", []string{"--spec-type", "ngram-simple,draft-simple", "--draft", set.OtherVocab, "-p", "a a a a a a a a a a a a a a a a a a a a a a a a a a", "-n", "16"}, 0,
+			[]string{"every method of the list is off", "would still run ngram-simple", "never applied", "vocab-refused"}},
+		{"refused draft per method keeps the n-grams", []string{"--semantics", "per-method", "--spec-type", "ngram-simple,draft-simple", "--draft", set.OtherVocab, "-p", "hello", "-n", "16"}, 0,
+			[]string{"refused", "no-history"}},
+		{"none in a list", []string{"--spec-type", "ngram-simple,none", "-p", "hello", "-n", "8"}, 0,
+			[]string{"--- speclab: none", "disabled"}},
+		{"negative n-max", []string{"--spec-type", "draft-simple", "--draft", set.Draft, "--spec-draft-n-max", "-1", "-p", "x"}, 2,
+			[]string{"invalid value"}},
+		{"bad semantics", []string{"--semantics", "mine", "-p", "x"}, 2, []string{"semantics"}},
 		{"no prompt", []string{"-n", "8"}, 2, []string{"no prompt"}},
 		{"draft type without model", []string{"--spec-type", "draft-simple", "-p", "x"}, 2, []string{"needs a draft model"}},
 		{"unknown type", []string{"--spec-type", "eagle", "-p", "x"}, 2, []string{"unknown method"}},
-		{"bad policy", []string{"--draft", set.Draft, "--dd-policy", "0:n4;4915x:n4", "-p", "x"}, 2, []string{"4915x"}},
+		{"bad policy", []string{"--spec-type", "draft-simple", "--draft", set.Draft, "--dd-policy", "0:n4;4915x:n4", "-p", "x"}, 2, []string{"4915x"}},
 		{"sampling without temp", []string{"--verify", "rejection", "-p", "x"}, 2, []string{"--temp"}},
 		{"missing target", []string{"-p", "x"}, 1, nil},
 	}
@@ -265,7 +279,7 @@ func TestRun(t *testing.T) {
 		})
 	}
 	// --json carries the numbers
-	code, out, _ := speclab(t, append(base, "--draft", set.Draft, "-p", "x", "-n", "24", "--json", "--check-lossless")...)
+	code, out, _ := speclab(t, append(base, "--spec-type", "draft-simple", "--draft", set.Draft, "-p", "x", "-n", "24", "--json", "--check-lossless")...)
 	var r runOutput
 	if code != 0 || json.Unmarshal([]byte(out), &r) != nil {
 		t.Fatalf("--json: exit %d\n%s", code, out)

@@ -44,7 +44,10 @@ func specFlags() []cli.Flag {
 		&cli.StringFlag{Name: "dd-policy", Usage: `dynamic draft policy, e.g. "0:n4,p0.25;49152:n4,p0.0", "hf:5", "staircase:1,8", "entropy:e2.5,n8" (overrides the n-max/p-min flags)`},
 		&cli.StringFlag{Name: "verify", Usage: "verification: greedy, rejection or match (default: greedy at --temp 0, else match, as llama-server)"},
 		&cli.StringFlag{Name: "rollback", Usage: "for targets whose memory cannot drop a tail: checkpoint (save/restore state) or refuse (llama.cpp early 2026: no speculation)", Value: string(spec.Checkpoint)},
-		&cli.BoolFlag{Name: "llama-refusal", Usage: "when the draft's vocabulary is refused, switch off every method as llama.cpp does (default: only the draft model)"},
+		&cli.StringFlag{Name: "semantics", Value: terms.SemanticsServer, Usage: "how the flags shared with llama-server are read: " + terms.SemanticsServer +
+			" (as llama-server: a refused draft model switches every method off, --draft alone runs no speculation, none anywhere in --spec-type turns it off) or " +
+			terms.SemanticsPerMethod + " (a refused draft leaves out that method only, --draft alone turns draft-simple on, none is skipped)"},
+		&cli.BoolFlag{Name: "llama-refusal", Hidden: true, Usage: "kept for older scripts: what --semantics llama-server does by default"},
 	}
 	for _, f := range drafts.NgramFlags() {
 		fs = append(fs, &cli.IntFlag{Name: strings.TrimPrefix(f, "--"), Usage: "llama.cpp's " + f + " (default as llama.cpp)"})
@@ -81,16 +84,20 @@ func runCommand() *cli.Command {
 		Description: `Loads the target (and the draft model, if any), runs the speculative loop and
 prints the text, then a summary: steps, drafted, accepted, acceptance rate, mean
 acceptance length, tokens/s, and why drafts were empty. Flags are spelled as
-llama-server spells them, so a configuration carries across.
-
-Unlike llama-server, --draft alone turns draft-simple on (llama.cpp needs
---spec-type draft-simple too, and otherwise runs with no speculation at all).
+llama-server spells them, so a configuration carries across, and they mean
+what llama-server makes of them (--semantics llama-server, the default):
+--draft alone runs no speculation (name --spec-type draft-simple), "none"
+anywhere in --spec-type turns speculation off, and a draft model whose
+vocabulary llama.cpp's rules refuse switches off every method of the list.
+--semantics per-method reads them speclab's way instead: --draft alone turns
+draft-simple on, "none" is skipped, and a refused draft leaves out only
+itself. The summary says when the two would differ.
 
 Examples:
-   speclab run --target models/target.gguf --draft models/draft.gguf -p "func main() {"
+   speclab run --target models/target.gguf --spec-type draft-simple --draft models/draft.gguf -p "func main() {"
    speclab run -m t.gguf --spec-type ngram-simple,ngram-map-k4v -f prompt.txt -n 512
-   speclab run -m t.gguf -md d.gguf --dd-policy "0:n4,p0.25;49152:n4,p0.0" --check-lossless
-   speclab run -m t.gguf -md d.gguf --temp 0.8 --verify rejection --seed 7`,
+   speclab run -m t.gguf --spec-type draft-simple -md d.gguf --dd-policy "0:n4,p0.25;49152:n4,p0.0" --check-lossless
+   speclab run -m t.gguf --spec-type draft-simple -md d.gguf --temp 0.8 --verify rejection --seed 7`,
 		Flags: flags,
 		Action: func(c *cli.Context) error {
 			if err := noFlagsAfterArgs(c); err != nil {
@@ -151,7 +158,8 @@ func openSession(c *cli.Context) (*session, error) {
 	if err != nil {
 		return nil, err
 	}
-	types, _ := drafts.ParseTypes(conf.SpecType)
+	b, _ := conf.Build(sm.Params(), c.Uint64("seed")) // checked by configFromFlags
+	types := b.Types
 	m, err := modelsFromFlags(c, false)
 	if err != nil {
 		return nil, err
@@ -184,18 +192,19 @@ func configFromFlags(c *cli.Context) (experiments.Configuration, experiments.Sam
 	sp := sm.Params()
 	conf := experiments.Configuration{Name: "run", SpecType: c.String("spec-type"), NMin: c.Int("spec-draft-n-min"),
 		DDPolicy: c.String("dd-policy"), Verify: c.String("verify"), Rollback: c.String("rollback"),
-		LlamaRefusal: c.Bool("llama-refusal"), Ngram: map[string]int{}}
+		Semantics: c.String("semantics"), Ngram: map[string]int{}}
 	nmax, pmin := c.Int("spec-draft-n-max"), c.Float64("spec-draft-p-min")
 	conf.NMax, conf.PMin = &nmax, &pmin
 	if !c.IsSet("spec-type") && c.String("draft") != "" {
-		conf.SpecType = terms.DraftSimple
+		if conf.Semantics == terms.SemanticsPerMethod {
+			conf.SpecType = terms.DraftSimple
+		} else {
+			fmt.Fprintf(c.App.ErrWriter, "note: --draft without --spec-type: llama-server runs no speculation then, and so does speclab; "+
+				"name the method (--spec-type %s), or pass --semantics %s to have --draft turn it on\n", terms.DraftSimple, terms.SemanticsPerMethod)
+		}
 	}
-	types, err := drafts.ParseTypes(conf.SpecType)
-	if err != nil {
-		return conf, sm, usageError{err.Error()}
-	}
-	if slices.Contains(types, terms.DraftSimple) && c.String("draft") == "" {
-		return conf, sm, usagef("--spec-type draft-simple needs a draft model: --draft MODEL.gguf")
+	if c.Int("spec-draft-n-max") < 0 {
+		return conf, sm, usagef("--spec-draft-n-max %d: invalid value (llama.cpp refuses a negative n_max too)", c.Int("spec-draft-n-max"))
 	}
 	if c.Int("n-predict") <= 0 {
 		return conf, sm, usagef("--n-predict %d: want > 0", c.Int("n-predict"))
@@ -219,8 +228,12 @@ func configFromFlags(c *cli.Context) (experiments.Configuration, experiments.Sam
 			conf.Ngram[name] = c.Int(name)
 		}
 	}
-	if _, err := conf.Build(sp, c.Uint64("seed")); err != nil {
+	b, err := conf.Build(sp, c.Uint64("seed"))
+	if err != nil {
 		return conf, sm, usageError{err.Error()}
+	}
+	if slices.Contains(b.Types, terms.DraftSimple) && c.String("draft") == "" {
+		return conf, sm, usagef("--spec-type draft-simple needs a draft model: --draft MODEL.gguf")
 	}
 	return conf, sm, nil
 }
@@ -257,6 +270,7 @@ type runOutput struct {
 	MeanAcceptLen float64        `json:"mean_acceptance_length"` // 1 + accepted / drafting steps (llama-server, vLLM)
 	TokensPerStep float64        `json:"tokens_per_verify_step"` // 1 + accepted / all steps
 	NumDrafts     int            `json:"num_drafts"`             // steps with a non-empty draft (llama-server's n_draft_verif_steps)
+	Semantics     string         `json:"semantics"`              // llama-server or per-method
 	TokensPerSec  float64        `json:"tokens_per_second"`
 	PromptTokens  int            `json:"prompt_tokens"`
 	Generated     int            `json:"generated"`
@@ -293,6 +307,7 @@ func doRun(c *cli.Context) error {
 		Verify: string(s.Config.Verify), Steps: res.Stats.Steps, Drafted: res.Stats.Drafted,
 		Accepted: res.Stats.Accepted, Acceptance: res.Stats.AcceptanceRate(),
 		MeanAcceptLen: res.Stats.MeanAcceptLen(), TokensPerStep: res.Stats.TokensPerStep(), NumDrafts: res.Stats.DraftSteps,
+		Semantics:    s.Semantics,
 		TokensPerSec: res.Stats.TokensPerSecond(),
 		PromptTokens: res.Stats.PromptTokens, Generated: res.Stats.Generated, Stop: string(res.Stats.Stop),
 		EmptyDrafts: map[string]int{},
@@ -346,7 +361,7 @@ func printSummary(c *cli.Context, s *session, res *spec.Result, out runOutput) {
 	if len(s.Types) > 0 {
 		types = strings.Join(s.Types, ",")
 	}
-	fmt.Fprintf(w, "\n--- speclab: %s, verify %s, policy %s\n", types, s.Config.Verify, s.Policy)
+	fmt.Fprintf(w, "\n--- speclab: %s, verify %s, policy %s, semantics %s\n", types, s.Config.Verify, s.Policy, s.Semantics)
 	if s.Refusal != nil {
 		fmt.Fprintf(w, "refused:    %v\n", s.Refusal)
 	}
