@@ -40,6 +40,23 @@ type ContextParams struct {
 	ThreadsBatch int // prompt threads (default: Threads)
 	FlashAttn    FlashAttn
 	NoPerf       bool // turn llama.cpp's perf counters off
+	// CacheTypeK and CacheTypeV are the KV cache's data types, by the names
+	// llama-server's -ctk/-ctv take (f32, f16, bf16, q8_0, q4_0, q4_1,
+	// iq4_nl, q5_0, q5_1); "" keeps llama.cpp's default, f16.
+	CacheTypeK, CacheTypeV string
+}
+
+// cacheTypes are the KV cache types llama.cpp's common/arg.cpp accepts
+// (kv_cache_types), with their ggml type ids.
+var cacheTypes = map[string]int{"f32": 0, "f16": 1, "bf16": 30, "q8_0": 8, "q4_0": 2, "q4_1": 3, "iq4_nl": 20, "q5_0": 6, "q5_1": 7}
+
+// CacheType checks a KV cache type name and returns its ggml type id.
+func CacheType(name string) (int, error) {
+	id, ok := cacheTypes[name]
+	if !ok {
+		return 0, fmt.Errorf("unsupported cache type %q (llama.cpp accepts f32, f16, bf16, q8_0, q4_0, q4_1, iq4_nl, q5_0, q5_1)", name)
+	}
+	return id, nil
 }
 
 // smallModel is the weight size under which one thread decodes faster than
@@ -123,6 +140,16 @@ func (m *Model) NewContext(p ContextParams) (*Context, error) {
 		cp.set("flash_attn_type", -1)
 	}
 	cp.set("no_perf", p.NoPerf)
+	for field, name := range map[string]string{"type_k": p.CacheTypeK, "type_v": p.CacheTypeV} {
+		if name == "" {
+			continue
+		}
+		id, err := CacheType(name)
+		if err != nil {
+			return nil, fmt.Errorf("new context: %w", err)
+		}
+		cp.set(field, id)
+	}
 	takeRecentLog()
 	ptr := callWithStruct(l.c.symInitFromModel, cp, m.ptr)
 	if ptr == 0 {

@@ -63,18 +63,24 @@ type Context struct {
 	// GPULayersDraft is -ngld: layers of the draft offloaded (nil: as GPULayers).
 	GPULayersDraft *int   `yaml:"gpu_layers_draft,omitempty" json:"gpu_layers_draft,omitempty"`
 	FlashAttn      string `yaml:"flash_attn" json:"flash_attn"` // on, off, auto
+	// BatchSize and UBatchSize are -b and -ub (0: llama.cpp's 2048, 512).
+	BatchSize  int `yaml:"batch_size,omitempty" json:"batch_size,omitempty"`
+	UBatchSize int `yaml:"ubatch_size,omitempty" json:"ubatch_size,omitempty"`
+	// CacheTypeK and CacheTypeV are -ctk and -ctv ("": f16).
+	CacheTypeK string `yaml:"cache_type_k,omitempty" json:"cache_type_k,omitempty"`
+	CacheTypeV string `yaml:"cache_type_v,omitempty" json:"cache_type_v,omitempty"`
 }
 
 // Configuration is one speculative set-up.
 type Configuration struct {
-	Name         string         `yaml:"name" json:"name"`
-	SpecType     string         `yaml:"spec_type,omitempty" json:"spec_type,omitempty"` // comma list; empty or none: baseline
-	NMax         *int           `yaml:"spec_draft_n_max,omitempty" json:"spec_draft_n_max,omitempty"`
-	NMin         int            `yaml:"spec_draft_n_min,omitempty" json:"spec_draft_n_min,omitempty"`
-	PMin         *float64       `yaml:"spec_draft_p_min,omitempty" json:"spec_draft_p_min,omitempty"`
-	DDPolicy     string         `yaml:"dd_policy,omitempty" json:"dd_policy,omitempty"`
-	Verify       string         `yaml:"verify,omitempty" json:"verify,omitempty"`
-	Rollback     string         `yaml:"rollback,omitempty" json:"rollback,omitempty"`
+	Name     string   `yaml:"name" json:"name"`
+	SpecType string   `yaml:"spec_type,omitempty" json:"spec_type,omitempty"` // comma list; empty or none: baseline
+	NMax     *int     `yaml:"spec_draft_n_max,omitempty" json:"spec_draft_n_max,omitempty"`
+	NMin     int      `yaml:"spec_draft_n_min,omitempty" json:"spec_draft_n_min,omitempty"`
+	PMin     *float64 `yaml:"spec_draft_p_min,omitempty" json:"spec_draft_p_min,omitempty"`
+	DDPolicy string   `yaml:"dd_policy,omitempty" json:"dd_policy,omitempty"`
+	Verify   string   `yaml:"verify,omitempty" json:"verify,omitempty"`
+	Rollback string   `yaml:"rollback,omitempty" json:"rollback,omitempty"`
 	// Semantics is how the llama-server flags are read: "llama-server"
 	// (the default, also for "") or "per-method" (see terms.SemanticsServer).
 	Semantics string `yaml:"semantics,omitempty" json:"semantics,omitempty"`
@@ -201,6 +207,8 @@ func (e *Experiment) Normalise() error {
 	}
 	if e.Context.CtxSize < 0 || e.Context.Threads < 0 {
 		errs = append(errs, errors.New("context: ctx_size and threads must not be negative"))
+	} else if _, err := e.Context.Params(); err != nil && e.Context.FlashAttn != "" && !strings.Contains(err.Error(), "flash_attn") {
+		errs = append(errs, fmt.Errorf("context: %w", err))
 	}
 	names := map[string]bool{}
 	for i, c := range e.Configs {

@@ -55,10 +55,18 @@ func (c Context) Params() (engine.ContextParams, error) {
 	if err != nil {
 		return engine.ContextParams{}, fmt.Errorf("flash_attn: %w", err)
 	}
-	if c.CtxSize < 0 || c.Threads < 0 {
-		return engine.ContextParams{}, fmt.Errorf("ctx_size and threads must not be negative")
+	if c.CtxSize < 0 || c.Threads < 0 || c.BatchSize < 0 || c.UBatchSize < 0 {
+		return engine.ContextParams{}, fmt.Errorf("ctx_size, threads, batch_size and ubatch_size must not be negative")
 	}
-	return engine.ContextParams{NCtx: c.CtxSize, Threads: c.Threads, FlashAttn: fa}, nil
+	for _, t := range []string{c.CacheTypeK, c.CacheTypeV} {
+		if t != "" {
+			if _, err := engine.CacheType(t); err != nil {
+				return engine.ContextParams{}, err
+			}
+		}
+	}
+	return engine.ContextParams{NCtx: c.CtxSize, Threads: c.Threads, FlashAttn: fa, NBatch: c.BatchSize, NUBatch: c.UBatchSize,
+		CacheTypeK: c.CacheTypeK, CacheTypeV: c.CacheTypeV}, nil
 }
 
 // LoadModels loads the target and, when m names one, the draft, with the

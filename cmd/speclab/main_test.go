@@ -251,6 +251,12 @@ func TestRun(t *testing.T) {
 		{"negative n-max", []string{"--spec-type", "draft-simple", "--draft", set.Draft, "--spec-draft-n-max", "-1", "-p", "x"}, 2,
 			[]string{"invalid value"}},
 		{"bad semantics", []string{"--semantics", "mine", "-p", "x"}, 2, []string{"semantics"}},
+		// llama-server's flags carried over
+		{"no downloads", []string{"-hf", "org/model", "-p", "x"}, 2, []string{"downloads no models"}},
+		{"bad cache type", []string{"-ctk", "q7", "-p", "x"}, 2, []string{"unsupported cache type", "q8_0"}},
+		{"server flags", []string{"-ctk", "q8_0", "-ctv", "q8_0", "-b", "64", "-ub", "32", "-s", "3", "--jinja",
+			"--spec-draft-p-split", "0.2", "--spec-type", "ngram-simple", "-p", "func main() {", "-n", "16", "--check-lossless"}, 0,
+			[]string{"lossless    true"}},
 		{"no prompt", []string{"-n", "8"}, 2, []string{"no prompt"}},
 		{"draft type without model", []string{"--spec-type", "draft-simple", "-p", "x"}, 2, []string{"needs a draft model"}},
 		{"unknown type", []string{"--spec-type", "eagle", "-p", "x"}, 2, []string{"unknown method"}},

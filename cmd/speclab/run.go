@@ -30,6 +30,12 @@ func modelFlags() []cli.Flag {
 		&cli.IntFlag{Name: "gpu-layers", Aliases: []string{"ngl", "n-gpu-layers"}, Usage: "layers of the target to offload to the GPU (-1 or 999: all)"},
 		&cli.StringFlag{Name: "gpu-layers-draft", Aliases: []string{"ngld", "n-gpu-layers-draft"}, Usage: "layers of the draft model to offload (default: as --gpu-layers; 0 keeps the draft on the CPU)"},
 		&cli.StringFlag{Name: "flash-attn", Aliases: []string{"fa"}, Usage: "flash attention: on, off or auto", Value: "auto"},
+		&cli.IntFlag{Name: "batch-size", Aliases: []string{"b"}, Usage: "logical batch: most tokens one llama_decode takes (0: llama.cpp's 2048)"},
+		&cli.IntFlag{Name: "ubatch-size", Aliases: []string{"ub"}, Usage: "physical batch (0: llama.cpp's 512)"},
+		&cli.StringFlag{Name: "cache-type-k", Aliases: []string{"ctk"}, Usage: "KV cache type of K: f32, f16, bf16, q8_0, q4_0, q4_1, iq4_nl, q5_0, q5_1 (default f16)"},
+		&cli.StringFlag{Name: "cache-type-v", Aliases: []string{"ctv"}, Usage: "KV cache type of V (as --cache-type-k)"},
+		&cli.StringFlag{Name: "hf-repo", Aliases: []string{"hf", "hfr"}, Usage: "not supported: speclab downloads nothing; pass the GGUF file with --target"},
+		&cli.StringFlag{Name: "spec-draft-hf", Aliases: []string{"hfd", "hfrd", "hf-repo-draft"}, Usage: "not supported: speclab downloads nothing; pass the GGUF file with --draft"},
 	}
 }
 
@@ -41,6 +47,7 @@ func specFlags() []cli.Flag {
 		&cli.IntFlag{Name: "spec-draft-n-max", Usage: "most tokens a draft model drafts per step", Value: drafts.DefaultNMax},
 		&cli.IntFlag{Name: "spec-draft-n-min", Usage: "drafts shorter than this are thrown away", Value: 0},
 		&cli.Float64Flag{Name: "spec-draft-p-min", Usage: "a draft model stops below this probability", Value: float64(drafts.DefaultPMin)},
+		&cli.Float64Flag{Name: "spec-draft-p-split", Aliases: []string{"draft-p-split"}, Usage: "accepted for llama-server's command lines; it has no effect there either (only llama.cpp's tree-drafting example reads it)", Value: 0.1},
 		&cli.StringFlag{Name: "dd-policy", Usage: `dynamic draft policy, e.g. "0:n4,p0.25;49152:n4,p0.0", "hf:5", "staircase:1,8", "entropy:e2.5,n8" (overrides the n-max/p-min flags)`},
 		&cli.StringFlag{Name: "verify", Usage: "verification: greedy, rejection or match (default: greedy at --temp 0, else match, as llama-server)"},
 		&cli.StringFlag{Name: "rollback", Usage: "for targets whose memory cannot drop a tail: checkpoint (save/restore state) or refuse (llama.cpp early 2026: no speculation)", Value: string(spec.Checkpoint)},
@@ -62,7 +69,7 @@ func samplingFlags() []cli.Flag {
 		&cli.IntFlag{Name: "top-k", Usage: "top-k at temperature > 0 (0: off)", Value: 40},
 		&cli.Float64Flag{Name: "top-p", Usage: "top-p at temperature > 0 (1: off)", Value: 0.95},
 		&cli.Float64Flag{Name: "min-p", Usage: "min-p at temperature > 0 (0: off)", Value: 0.05},
-		&cli.Uint64Flag{Name: "seed", Usage: "seed of sampling (the same seed gives the same output)", Value: 1},
+		&cli.Uint64Flag{Name: "seed", Aliases: []string{"s"}, Usage: "seed of sampling (the same seed gives the same output)", Value: 1},
 		&cli.BoolFlag{Name: "ignore-eos", Usage: "keep generating past end-of-generation tokens"},
 	}
 }
@@ -74,6 +81,7 @@ func runCommand() *cli.Command {
 		&cli.StringFlag{Name: "prompt", Aliases: []string{"p"}, Usage: "prompt text"},
 		&cli.StringFlag{Name: "prompt-file", Aliases: []string{"f"}, Usage: "read the prompt from a file"},
 		&cli.BoolFlag{Name: "chat", Usage: "wrap the prompt as a user message in the target's chat template (the draft sees the same tokens)"},
+		&cli.BoolFlag{Name: "jinja", Usage: "accepted for llama-server's command lines: speclab applies chat templates with llama_chat_apply_template, llama.cpp's built-in matcher, not the Jinja engine, so --chat prompts can differ from llama-server --jinja for templates the matcher does not know"},
 		&cli.StringFlag{Name: "system", Usage: "system message for --chat"},
 		&cli.BoolFlag{Name: "check-lossless", Usage: "also decode without speculation and fail if the outputs differ (greedy only)"},
 		&cli.BoolFlag{Name: "json", Usage: "print the result and statistics as JSON"},
@@ -123,12 +131,18 @@ type session struct {
 func modelsFromFlags(c *cli.Context, withDraft bool) (experiments.Models, error) {
 	m := experiments.Models{Target: c.String("target"), Draft: c.String("draft"), Context: experiments.Context{
 		CtxSize: c.Int("ctx-size"), Threads: c.Int("threads"), GPULayers: c.Int("gpu-layers"), FlashAttn: c.String("flash-attn"),
+		BatchSize: c.Int("batch-size"), UBatchSize: c.Int("ubatch-size"), CacheTypeK: c.String("cache-type-k"), CacheTypeV: c.String("cache-type-v"),
 	}}
+	for _, f := range []string{"hf-repo", "spec-draft-hf"} {
+		if c.IsSet(f) {
+			return m, usagef("--%s: speclab downloads no models; download the GGUF file yourself and pass its path (--target / --draft)", f)
+		}
+	}
 	if _, err := experiments.ParseFlashAttn(m.Context.FlashAttn); err != nil {
 		return m, usagef("--flash-attn %v", err)
 	}
-	if m.Context.CtxSize < 0 || m.Context.Threads < 0 {
-		return m, usagef("--ctx-size and --threads must not be negative")
+	if _, err := m.Context.Params(); err != nil {
+		return m, usagef("%v", err)
 	}
 	if v := c.String("gpu-layers-draft"); v != "" {
 		n, err := strconv.Atoi(v)
