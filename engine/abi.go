@@ -73,6 +73,13 @@ var goStructs = map[string]struct {
 		"n_seq_id": unsafe.Offsetof(cBatch{}.NSeqID), "seq_id": unsafe.Offsetof(cBatch{}.SeqID),
 		"logits": unsafe.Offsetof(cBatch{}.Logits),
 	}},
+	"llama_token_data": {unsafe.Sizeof(cTokenData{}), map[string]uintptr{
+		"id": unsafe.Offsetof(cTokenData{}.ID), "logit": unsafe.Offsetof(cTokenData{}.Logit), "p": unsafe.Offsetof(cTokenData{}.P),
+	}},
+	"llama_token_data_array": {unsafe.Sizeof(cTokenDataArray{}), map[string]uintptr{
+		"data": unsafe.Offsetof(cTokenDataArray{}.Data), "size": unsafe.Offsetof(cTokenDataArray{}.Size),
+		"selected": unsafe.Offsetof(cTokenDataArray{}.Selected), "sorted": unsafe.Offsetof(cTokenDataArray{}.Sorted),
+	}},
 	"llama_perf_context_data": {unsafe.Sizeof(cPerfContextData{}), map[string]uintptr{
 		"t_start_ms": unsafe.Offsetof(cPerfContextData{}.TStartMs), "t_load_ms": unsafe.Offsetof(cPerfContextData{}.TLoadMs),
 		"t_p_eval_ms": unsafe.Offsetof(cPerfContextData{}.TPEvalMs), "t_eval_ms": unsafe.Offsetof(cPerfContextData{}.TEvalMs),

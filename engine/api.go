@@ -34,6 +34,12 @@ type api struct {
 	ggmlTypeName          func(t int32) string
 	ggmlBlckSize          func(t int32) int64
 	ggmlTypeSize          func(t int32) uint64
+	llamaSamplerTopK      func(k int32) uintptr
+	llamaSamplerTopP      func(p float32, minKeep uint64) uintptr
+	llamaSamplerMinP      func(p float32, minKeep uint64) uintptr
+	llamaSamplerTemp      func(t float32) uintptr
+	llamaSamplerApply     func(smpl uintptr, cur unsafe.Pointer)
+	llamaSamplerFree      func(smpl uintptr)
 	llamaModelFree        func(m uintptr)
 	llamaModelGetVocab    func(m uintptr) uintptr
 	llamaModelDesc        func(m uintptr, buf *byte, n uint64) int32
@@ -135,6 +141,12 @@ func bindAPI(h uintptr, a *api, abi *releases.ABI) error {
 		{&a.ggmlTypeName, "ggml_type_name"},
 		{&a.ggmlBlckSize, "ggml_blck_size"},
 		{&a.ggmlTypeSize, "ggml_type_size"},
+		{&a.llamaSamplerTopK, "llama_sampler_init_top_k"},
+		{&a.llamaSamplerTopP, "llama_sampler_init_top_p"},
+		{&a.llamaSamplerMinP, "llama_sampler_init_min_p"},
+		{&a.llamaSamplerTemp, "llama_sampler_init_temp"},
+		{&a.llamaSamplerApply, "llama_sampler_apply"},
+		{&a.llamaSamplerFree, "llama_sampler_free"},
 		{&a.llamaModelFree, "llama_model_free"},
 		{&a.llamaModelGetVocab, "llama_model_get_vocab"},
 		{&a.llamaModelDesc, "llama_model_desc"},

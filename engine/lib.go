@@ -171,8 +171,10 @@ func check(loc llamalib.Location, opt LibOptions) (*Lib, error) {
 	if err := checkGoStruct("llama_batch", src.abi.Records["llama_batch"]); err != nil {
 		return nil, fmt.Errorf("load %s (layouts from %s): %v: %w", loc.Lib, src.describe(), err, ErrUnknownBuild)
 	}
-	if err := checkGoStruct("llama_perf_context_data", src.abi.Records["llama_perf_context_data"]); err != nil {
-		return nil, fmt.Errorf("load %s (layouts from %s): %v: %w", loc.Lib, src.describe(), err, ErrUnknownBuild)
+	for _, name := range []string{"llama_perf_context_data", "llama_token_data", "llama_token_data_array"} {
+		if err := checkGoStruct(name, src.abi.Records[name]); err != nil {
+			return nil, fmt.Errorf("load %s (layouts from %s): %v: %w", loc.Lib, src.describe(), err, ErrUnknownBuild)
+		}
 	}
 	l.GGMLVersion = l.c.ggmlVersion()
 	if l.modelDefault, err = probeDefaults(l.c.symModelDefaults, src.abi.Records["llama_model_params"], src.defaults["llama_model_params"]); err == nil {

@@ -37,6 +37,8 @@ var Structs = []string{
 	"llama_batch",
 	"llama_perf_context_data",
 	"llama_chat_message",
+	"llama_token_data",
+	"llama_token_data_array",
 }
 
 // table is filled by table_gen.go.
