@@ -15,49 +15,55 @@ import (
 // Every field is bound by name in bindAPI; names follow the C symbols.
 type api struct {
 	// version and process set-up
-	llamaVersion          func() string
-	ggmlVersion           func() string
-	llamaBackendInit      func()
-	llamaLogSet           func(cb uintptr, ud uintptr)
-	llamaPrintSystemInfo  func() string
-	llamaSupportsGPU      func() bool
-	ggmlLoadAllFromPath   func(dir string)
-	ggmlBackendRegCount   func() uint64
-	ggmlBackendRegGet     func(i uint64) uintptr
-	ggmlBackendRegName    func(reg uintptr) string
-	ggmlBackendDevCount   func() uint64
-	ggmlBackendDevGet     func(i uint64) uintptr
-	ggmlBackendDevName    func(dev uintptr) string
-	ggmlBackendDevDesc    func(dev uintptr) string
-	ggmlBackendDevType    func(dev uintptr) int32
-	ggmlBackendDevMemory  func(dev uintptr, free, total *uint64)
-	ggmlTypeName          func(t int32) string
-	ggmlBlckSize          func(t int32) int64
-	ggmlTypeSize          func(t int32) uint64
-	llamaSamplerTopK      func(k int32) uintptr
-	llamaSamplerTopP      func(p float32, minKeep uint64) uintptr
-	llamaSamplerMinP      func(p float32, minKeep uint64) uintptr
-	llamaSamplerTemp      func(t float32) uintptr
-	llamaSamplerApply     func(smpl uintptr, cur unsafe.Pointer)
-	llamaSamplerFree      func(smpl uintptr)
-	llamaModelFree        func(m uintptr)
-	llamaModelGetVocab    func(m uintptr) uintptr
-	llamaModelDesc        func(m uintptr, buf *byte, n uint64) int32
-	llamaModelSize        func(m uintptr) uint64
-	llamaModelNParams     func(m uintptr) uint64
-	llamaModelNCtxTrain   func(m uintptr) int32
-	llamaModelNEmbd       func(m uintptr) int32
-	llamaModelNLayer      func(m uintptr) int32
-	llamaModelNHead       func(m uintptr) int32
-	llamaModelNHeadKV     func(m uintptr) int32
-	llamaModelIsRecurrent func(m uintptr) bool
-	llamaModelIsHybrid    func(m uintptr) bool
-	llamaModelChatTmpl    func(m uintptr, name *byte) string
-	llamaChatApply        func(tmpl *byte, chat unsafe.Pointer, n uint64, addAss bool, buf unsafe.Pointer, length int32) int32
-	llamaModelMetaValStr  func(m uintptr, key string, buf *byte, n uint64) int32
-	llamaModelMetaCount   func(m uintptr) int32
-	llamaModelMetaKeyIdx  func(m uintptr, i int32, buf *byte, n uint64) int32
-	llamaModelMetaValIdx  func(m uintptr, i int32, buf *byte, n uint64) int32
+	llamaVersion             func() string
+	ggmlVersion              func() string
+	llamaBackendInit         func()
+	llamaLogSet              func(cb uintptr, ud uintptr)
+	llamaPrintSystemInfo     func() string
+	llamaSupportsGPU         func() bool
+	ggmlLoadAllFromPath      func(dir string)
+	ggmlBackendRegCount      func() uint64
+	ggmlBackendRegGet        func(i uint64) uintptr
+	ggmlBackendRegName       func(reg uintptr) string
+	ggmlBackendDevCount      func() uint64
+	ggmlBackendDevGet        func(i uint64) uintptr
+	ggmlBackendDevName       func(dev uintptr) string
+	ggmlBackendDevDesc       func(dev uintptr) string
+	ggmlBackendDevType       func(dev uintptr) int32
+	ggmlBackendDevMemory     func(dev uintptr, free, total *uint64)
+	ggmlTypeName             func(t int32) string
+	ggmlBlckSize             func(t int32) int64
+	ggmlTypeSize             func(t int32) uint64
+	llamaSamplerTopK         func(k int32) uintptr
+	llamaSamplerTopP         func(p float32, minKeep uint64) uintptr
+	llamaSamplerMinP         func(p float32, minKeep uint64) uintptr
+	llamaSamplerTemp         func(t float32) uintptr
+	llamaSamplerApply        func(smpl uintptr, cur unsafe.Pointer)
+	llamaSamplerFree         func(smpl uintptr)
+	ggmlBackendDevByType     func(t int32) uintptr
+	ggmlBackendDevBackendReg func(dev uintptr) uintptr
+	ggmlBackendRegGetProc    func(reg uintptr, name string) uintptr
+	ggmlThreadpoolParamsInit func(p unsafe.Pointer, n int32)
+	llamaAttachThreadpool    func(c, tp, tpBatch uintptr)
+	llamaDetachThreadpool    func(c uintptr)
+	llamaModelFree           func(m uintptr)
+	llamaModelGetVocab       func(m uintptr) uintptr
+	llamaModelDesc           func(m uintptr, buf *byte, n uint64) int32
+	llamaModelSize           func(m uintptr) uint64
+	llamaModelNParams        func(m uintptr) uint64
+	llamaModelNCtxTrain      func(m uintptr) int32
+	llamaModelNEmbd          func(m uintptr) int32
+	llamaModelNLayer         func(m uintptr) int32
+	llamaModelNHead          func(m uintptr) int32
+	llamaModelNHeadKV        func(m uintptr) int32
+	llamaModelIsRecurrent    func(m uintptr) bool
+	llamaModelIsHybrid       func(m uintptr) bool
+	llamaModelChatTmpl       func(m uintptr, name *byte) string
+	llamaChatApply           func(tmpl *byte, chat unsafe.Pointer, n uint64, addAss bool, buf unsafe.Pointer, length int32) int32
+	llamaModelMetaValStr     func(m uintptr, key string, buf *byte, n uint64) int32
+	llamaModelMetaCount      func(m uintptr) int32
+	llamaModelMetaKeyIdx     func(m uintptr, i int32, buf *byte, n uint64) int32
+	llamaModelMetaValIdx     func(m uintptr, i int32, buf *byte, n uint64) int32
 
 	// vocabulary
 	llamaVocabType    func(v uintptr) int32
@@ -147,6 +153,12 @@ func bindAPI(h uintptr, a *api, abi *releases.ABI) error {
 		{&a.llamaSamplerTemp, "llama_sampler_init_temp"},
 		{&a.llamaSamplerApply, "llama_sampler_apply"},
 		{&a.llamaSamplerFree, "llama_sampler_free"},
+		{&a.ggmlBackendDevByType, "ggml_backend_dev_by_type"},
+		{&a.ggmlBackendDevBackendReg, "ggml_backend_dev_backend_reg"},
+		{&a.ggmlBackendRegGetProc, "ggml_backend_reg_get_proc_address"},
+		{&a.ggmlThreadpoolParamsInit, "ggml_threadpool_params_init"},
+		{&a.llamaAttachThreadpool, "llama_attach_threadpool"},
+		{&a.llamaDetachThreadpool, "llama_detach_threadpool"},
 		{&a.llamaModelFree, "llama_model_free"},
 		{&a.llamaModelGetVocab, "llama_model_get_vocab"},
 		{&a.llamaModelDesc, "llama_model_desc"},

@@ -81,3 +81,49 @@ func BenchmarkLogits(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkThreads measures a single-token decode step of the shipped
+// target and draft at 1 and 2 threads, with ggml's per-call threads (as speclab ran
+// before it attached threadpools) and with a persistent threadpool,
+// polling (ggml's default 50) or not.
+func BenchmarkThreads(b *testing.B) {
+	for _, model := range []string{"target", "draft"} {
+		b.Run(model, func(b *testing.B) { benchThreads(b, model) })
+	}
+}
+
+func benchThreads(b *testing.B, model string) {
+	m := load(b, filepath.Join(testenv.RepoRoot(), "models", model+".gguf"))
+	for _, threads := range []int{1, 2} {
+		for _, pc := range []struct {
+			name string
+			p    engine.ContextParams
+		}{
+			{"per-call", engine.ContextParams{NoThreadpool: true}},
+			{"pool-poll50", engine.ContextParams{}},
+			{"pool-nopoll", engine.ContextParams{Poll: -1}},
+		} {
+			b.Run(fmt.Sprintf("t=%d/%s", threads, pc.name), func(b *testing.B) {
+				p := pc.p
+				p.NCtx, p.Threads = 256, threads
+				c, err := m.NewContext(p)
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer c.Close()
+				toks := tokens(b, m, prompt)
+				if err := c.Decode(toks, 0, 0, engine.LogitsLast); err != nil {
+					b.Fatal(err)
+				}
+				pos := len(toks)
+				b.ResetTimer()
+				for b.Loop() {
+					if err := c.Decode(toks[:1], pos, 0, engine.LogitsLast); err != nil {
+						b.Fatal(err)
+					}
+					c.RemoveTail(0, pos)
+				}
+			})
+		}
+	}
+}

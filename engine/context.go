@@ -40,6 +40,14 @@ type ContextParams struct {
 	ThreadsBatch int // prompt threads (default: Threads)
 	FlashAttn    FlashAttn
 	NoPerf       bool // turn llama.cpp's perf counters off
+	// Poll is the polling level of the context's persistent CPU threadpool:
+	// 0 takes ggml's default (50, hybrid polling), -1 none (threads sleep
+	// between graph nodes: what two contexts sharing few cores want),
+	// 1..100 more or less polling.
+	Poll int
+	// NoThreadpool leaves the context without a persistent threadpool, as
+	// speclab ran before: ggml then starts its threads on every decode.
+	NoThreadpool bool
 	// CacheTypeK and CacheTypeV are the KV cache's data types, by the names
 	// llama-server's -ctk/-ctv take (f32, f16, bf16, q8_0, q4_0, q4_1,
 	// iq4_nl, q5_0, q5_1); "" keeps llama.cpp's default, f16.
@@ -60,15 +68,22 @@ func CacheType(name string) (int, error) {
 }
 
 // smallModel is the weight size under which one thread decodes faster than
-// several on the CPU backend: ggml synchronises its threads at every graph
-// node, which costs more than the arithmetic of a tiny model (measured on
-// the synthetic models: 34 µs a token on one thread, milliseconds on two;
-// see docs/BENCHMARKS.md).
+// several when ggml starts its threads on every decode (NoThreadpool):
+// that costs more than the arithmetic of a tiny model (measured on the
+// synthetic models: 34 µs a token on one thread, milliseconds on two; see
+// docs/BENCHMARKS.md).
 const smallModel = 256 << 20
 
 // DefaultThreads is the thread count a context of m gets when none is
-// given: 1 for models under 256 MiB, else every CPU.
-func DefaultThreads(m *Model) int {
+// given: every CPU. With the persistent threadpool every context has, two
+// threads decode the shipped 3.3M draft as fast as one and the 26.5M target
+// 1.4× faster on the 2-core CI machine (BenchmarkThreads,
+// docs/BENCHMARKS.md).
+func DefaultThreads(m *Model) int { return runtime.NumCPU() }
+
+// defaultThreadsPerCall is DefaultThreads without a threadpool: 1 for
+// models under 256 MiB.
+func defaultThreadsPerCall(m *Model) int {
 	if m.Info.Size < smallModel {
 		return 1
 	}
@@ -95,6 +110,7 @@ type Context struct {
 	lastBase int // index in the last Decode's tokens of the last chunk's first token
 	lastN    int // tokens in the last Decode call
 	args     callArgs
+	pool     *threadpool // nil: ggml's per-call threads
 }
 
 // NewContext creates an inference context.
@@ -122,7 +138,10 @@ func (m *Model) NewContext(p ContextParams) (*Context, error) {
 		cp.set("n_seq_max", p.NSeqMax)
 	}
 	threads := p.Threads
-	if threads == 0 {
+	switch {
+	case threads == 0 && p.NoThreadpool:
+		threads = defaultThreadsPerCall(m)
+	case threads == 0:
 		threads = DefaultThreads(m)
 	}
 	tb := p.ThreadsBatch
@@ -171,6 +190,24 @@ func (m *Model) NewContext(p ContextParams) (*Context, error) {
 	c.bNSeq = unsafe.Slice((*int32)(c.batch.NSeqID), n)
 	c.bSeq = unsafe.Slice((**int32)(c.batch.SeqID), n)
 	c.bLogits = unsafe.Slice((*int8)(c.batch.Logits), n)
+	if !p.NoThreadpool && threads == tb {
+		// One pool for generation and prompt batches, as llama.cpp's common
+		// code has when the two thread counts match.
+		poll := p.Poll
+		switch {
+		case poll == 0:
+			poll = 50
+		case poll < 0:
+			poll = 0
+		}
+		pool, err := l.newThreadpool(threads, min(poll, 100))
+		if err != nil {
+			l.logDebug("no persistent threadpool: " + err.Error())
+		} else {
+			l.c.llamaAttachThreadpool(ptr, pool.ptr, 0)
+			c.pool = pool
+		}
+	}
 	return c, nil
 }
 
@@ -187,7 +224,12 @@ func (c *Context) Close() {
 		return
 	}
 	c.model.lib.c.llamaBatchFree(c.batch)
+	if c.pool != nil {
+		c.model.lib.c.llamaDetachThreadpool(c.ptr)
+	}
 	c.model.lib.c.llamaFree(c.ptr)
+	c.pool.close()
+	c.pool = nil
 	c.ptr = 0
 }
 

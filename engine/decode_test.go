@@ -367,3 +367,34 @@ func TestWarmupLeavesMemoryEmpty(t *testing.T) {
 		t.Fatalf("decode after warm-up: %v", err)
 	}
 }
+
+// TestThreadpool: a context gets a persistent threadpool (unless told not
+// to), and the logits are those of ggml's per-call threads, bit for bit.
+func TestThreadpool(t *testing.T) {
+	m := load(t, testenv.Models(t, gguf.TypeQ8_0).Target)
+	toks := tokens(t, m, prompt)
+	var rows [][]float32
+	for _, p := range []engine.ContextParams{
+		{NCtx: 128, Threads: 2, NoThreadpool: true},
+		{NCtx: 128, Threads: 2},
+		{NCtx: 128, Threads: 2, Poll: -1},
+	} {
+		c, err := m.NewContext(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := engine.HasThreadpool(c); got == p.NoThreadpool {
+			t.Errorf("%+v: threadpool %v", p, got)
+		}
+		if err := c.Decode(toks, 0, 0, engine.LogitsLast); err != nil {
+			t.Fatal(err)
+		}
+		rows = append(rows, slices.Clone(c.Logits(-1)))
+		c.Close()
+	}
+	for i := 1; i < len(rows); i++ {
+		if d := maxDiff(rows[0], rows[i]); d != 0 {
+			t.Errorf("logits with threadpool %d differ by %g from per-call threads", i, d)
+		}
+	}
+}

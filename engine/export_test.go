@@ -46,3 +46,6 @@ func (l *Lib) Symbol(name string) uintptr {
 	sym, _ := purego.Dlsym(l.handle, name)
 	return sym
 }
+
+// HasThreadpool reports whether c runs on a persistent threadpool.
+func HasThreadpool(c *Context) bool { return c.pool != nil }

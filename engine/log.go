@@ -120,3 +120,11 @@ func cString(p *byte) string {
 	}
 	return string(unsafe.Slice(p, n))
 }
+
+// logDebug logs a line of speclab's own about the library at debug level.
+func (l *Lib) logDebug(msg string) {
+	logMu.Lock()
+	lg := logger
+	logMu.Unlock()
+	lg.Debug(msg, "lib", l.Location.Lib)
+}
