@@ -3,12 +3,17 @@ package llamalib
 import (
 	"bytes"
 	"context"
+	"crypto/sha512"
+	"encoding/base64"
+	"io"
 	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+
+	"github.com/speclab/speclab/engine/releases"
 )
 
 // SourcePackage is the npm package that bundles the llama.cpp source of
@@ -32,7 +37,20 @@ func (s LlamaSource) Header() string { return filepath.Join(s.Dir, "include", "l
 // 30 MB) and `git clone` of the bundle; later calls return at once. The
 // source is unpacked into a temporary folder renamed into place when
 // complete, so an interrupted fetch leaves nothing half-done.
+//
+// The package is checked against the sha512 that the table of releases
+// pins for version; a version outside the table needs FetchSourcePinned.
 func FetchSource(ctx context.Context, cacheDir, version string, progress func(string)) (LlamaSource, error) {
+	r, ok := releases.ByRuntime(version)
+	if !ok {
+		return LlamaSource{}, fmt.Errorf("the llama.cpp source of %s@%s: not in speclab's table of releases, so its sha512 is not pinned", SourcePackage, version)
+	}
+	return FetchSourcePinned(ctx, cacheDir, version, r.Integrity[releases.PackageSource], progress)
+}
+
+// FetchSourcePinned is FetchSource for any version, checked against the
+// given npm integrity ("sha512-<base64>").
+func FetchSourcePinned(ctx context.Context, cacheDir, version, integrity string, progress func(string)) (LlamaSource, error) {
 	if cacheDir == "" {
 		var err error
 		if cacheDir, err = DefaultCacheDir(); err != nil {
@@ -73,6 +91,9 @@ func FetchSource(ctx context.Context, cacheDir, version string, progress func(st
 		return LlamaSource{}, fmt.Errorf("npm pack %s: unexpected --json output: %s", spec, tail(string(out), 500))
 	}
 	tgz := filepath.Join(tmp, packed[0].Filename)
+	if err := checkIntegrity(tgz, integrity); err != nil {
+		return LlamaSource{}, fmt.Errorf("%s: %w", spec, err)
+	}
 	if _, err := runTool(ctx, tmp, "tar", "xzf", tgz, "--strip-components=2",
 		"package/llama/gitRelease.bundle", "package/llama/binariesGithubRelease.json"); err != nil {
 		return LlamaSource{}, fmt.Errorf("unpack %s: %w", tgz, err)
@@ -128,4 +149,24 @@ func runTool(ctx context.Context, dir, name string, args ...string) ([]byte, err
 		return nil, fmt.Errorf("%s: %w: %s", name, err, tail(msg, 1000))
 	}
 	return stdout.Bytes(), nil
+}
+
+// checkIntegrity compares a file's sha512 with an npm integrity string.
+func checkIntegrity(path, integrity string) error {
+	if !strings.HasPrefix(integrity, "sha512-") {
+		return fmt.Errorf("integrity %q: only sha512-<base64> is supported", integrity)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	h := sha512.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return err
+	}
+	if got := "sha512-" + base64.StdEncoding.EncodeToString(h.Sum(nil)); got != integrity {
+		return fmt.Errorf("integrity mismatch: expected %s, got %s (the download is corrupt or not the pinned package)", integrity, got)
+	}
+	return nil
 }

@@ -95,7 +95,9 @@ type Release struct {
 	// Lib is the file name of libllama in the package.
 	Lib string
 	// Integrity is the npm sha512 of each package variant, by package
-	// name ("@node-llama-cpp/linux-x64", "@node-llama-cpp/linux-x64-vulkan").
+	// name ("@node-llama-cpp/linux-x64", "@node-llama-cpp/linux-x64-vulkan"),
+	// and of "node-llama-cpp", whose llama/gitRelease.bundle holds the
+	// release's llama.cpp source.
 	Integrity map[string]string
 	// ABI is what the release's llama.h implies; releases with the same
 	// header share one.
@@ -110,6 +112,7 @@ func (r Release) String() string {
 const (
 	PackageCPU    = "@node-llama-cpp/linux-x64"
 	PackageVulkan = "@node-llama-cpp/linux-x64-vulkan"
+	PackageSource = "node-llama-cpp"
 )
 
 // All returns the table, oldest release first.

@@ -3373,66 +3373,79 @@ func init() {
 			Integrity: map[string]string{
 				"@node-llama-cpp/linux-x64":        "sha512-etUuTqSyNefRObqc5+JZviNTkuef2XEtHcQLaamEIWwjI1dj7nTD2YMZPBP7H3M3E55HSIY82vqCQ1bp6ZILiA==",
 				"@node-llama-cpp/linux-x64-vulkan": "sha512-htVIthQKq/rr8v5e7NiVtcHsstqTBAAC50kUymmDMbrzAu6d/EHacCJpNbU57b1UUa1nKN5cBqr6Jr+QqEalMA==",
+				"node-llama-cpp":                   "sha512-xQKl+MvKiA5QNi/CTwqLKMos7hefhRVyzJuNIAEwl7zvOoF+gNMOXEsR4Ojwl7qvgpcjsVeGKWSK3Rb6zoUP1w==",
 			}},
 		{Runtime: "3.15.1", LlamaCpp: "b7836", LlamaVersion: "", GGMLVersion: "0.9.5", GGMLTypes: 40, Lib: "libllama.b7836.so", ABI: abi3_15_1,
 			Integrity: map[string]string{
 				"@node-llama-cpp/linux-x64":        "sha512-w4SdxJaA9eJLVYWX+Jv48hTP4oO79BJQIFURMi7hXIFXbxyyOov/r6sVaQ1WiL83nVza37U5Qg4L9Gb/KRdNWQ==",
 				"@node-llama-cpp/linux-x64-vulkan": "sha512-CMsyQkGKpHKeOH9+ZPxo0hO0usg8jabq5/aM3JwdX9CiuXhXUa3nu3NH4RObiNi596Zwn/zWzlps0HRwcpL8rw==",
+				"node-llama-cpp":                   "sha512-/fBNkuLGR2Q8xj2eeV12KXKZ9vCS2+o6aP11lW40pB9H6f0B3wOALi/liFrjhHukAoiH6C9wFTPzv6039+5DRA==",
 			}},
 		{Runtime: "3.16.0", LlamaCpp: "b8095", LlamaVersion: "", GGMLVersion: "0.9.7", GGMLTypes: 40, Lib: "libllama.b8095.so", ABI: abi3_16_0,
 			Integrity: map[string]string{
 				"@node-llama-cpp/linux-x64":        "sha512-MkepOeCJRoAHorRMgNkyEpDiRTnPVOnG/YcNvttZ6yvv4unMLhMQ/vold414Rjfkl0rIZJyCAjEImZ1dvZ1lhA==",
 				"@node-llama-cpp/linux-x64-vulkan": "sha512-giYMqUisrhAcViEJ1mYJC4r53mza+hmPhT6sp+7pTQ3POJSv9PVzTlt0qfDTCg+/OPDWQo/0lJ1kr6bxNb1mTQ==",
+				"node-llama-cpp":                   "sha512-/3DIf55XOMPAgjvDHGaEt7/9F3wp85Z7Zv00UVonSR8zevUWQvKMO+rKBkA6Tye+O32V9Jimstvf5pWK8xh7pQ==",
 			}},
 		{Runtime: "3.16.2", LlamaCpp: "b8121", LlamaVersion: "", GGMLVersion: "0.9.7", GGMLTypes: 40, Lib: "libllama.b8121.so", ABI: abi3_16_2,
 			Integrity: map[string]string{
 				"@node-llama-cpp/linux-x64":        "sha512-OXYf8rVfoDyvN+YrfKk8F9An9a5GOxVIM8OcR1U911tc0oRNf8yfJrQ8KrM75R26gwq0Y6YZwVTP0vRCInwWOw==",
 				"@node-llama-cpp/linux-x64-vulkan": "sha512-HDLAw4ZhwJuhKuF6n4x520yZXAQZahUOXtCGvPubjfpmIOElKrfDvCVlRsthAP0JwcwINzIQlVys3boMIXfBgw==",
+				"node-llama-cpp":                   "sha512-ovhuTaXSWfcoyfI8ljWxO2Rg63mNxqQQAbDGkXRhlgsL7UjPqm2Nsy1bTNa0ZaQRg3vezG4agnCJTImrICY/0A==",
 			}},
 		{Runtime: "3.17.1", LlamaCpp: "b8179", LlamaVersion: "", GGMLVersion: "0.9.7", GGMLTypes: 40, Lib: "libllama.b8179.so", ABI: abi3_16_2,
 			Integrity: map[string]string{
 				"@node-llama-cpp/linux-x64":        "sha512-/o/UoqAdslg4ExdKYyYPqbw+21Dr4cQ2JgouXg8Ji3opRKoTMrlUNfrMwIsYZfbDDJ8l7xFnwfGIwdlQ5RPwJg==",
 				"@node-llama-cpp/linux-x64-vulkan": "sha512-M14roGcHYVHBNuPI6v3eNQkoBp2BsGYbyNoks6arAX5Tstl9XqJr8Zg5cEzRcYf0h5a54Ec99uM4T871j46wxg==",
+				"node-llama-cpp":                   "sha512-f+eYXag3kFeMwLrTTSTtyt+4p2etJGvTPXEdipYy7EqSZha9ZFBpGYNftxZwbdTiqh/qyNSe3TeZve5tkq5OPQ==",
 			}},
 		{Runtime: "3.18.0", LlamaCpp: "b8352", LlamaVersion: "", GGMLVersion: "0.9.7", GGMLTypes: 41, Lib: "libllama.b8352.so", ABI: abi3_18_0,
 			Integrity: map[string]string{
 				"@node-llama-cpp/linux-x64":        "sha512-9bMSGc8UDdqK8yb67knGnKNPKHfPuPQPygrXHcMNibnHRjVdgDnK19jb5oYAry3w5lqMQV6P/x1CK2Gj7qfUzQ==",
 				"@node-llama-cpp/linux-x64-vulkan": "sha512-Zi33bDyygBiZ9DgMGGTLtdRYY4rEZroXJXflzPABU2k4n/yXQHcyCdFkLLPzWZOgjyplsWNyPblnaT6Ngtt1uw==",
+				"node-llama-cpp":                   "sha512-ziqRl92gf9VZwydW4AXECCzfgdSYL+UNIidxWZE4GqndrdruMV4HsmXYJlhqzuc7j4IxGEPYCcZBo7nUzr61Xg==",
 			}},
 		{Runtime: "3.18.1", LlamaCpp: "b8390", LlamaVersion: "", GGMLVersion: "0.9.7", GGMLTypes: 41, Lib: "libllama.b8390.so", ABI: abi3_18_0,
 			Integrity: map[string]string{
 				"@node-llama-cpp/linux-x64":        "sha512-tRmWcsyvAcqJHQHXHsaOkx6muGbcirA9nRdNgH6n7bjGUw4VuoBD3dChyNF3/Ktt7ohB9kz+XhhyZjbDHpXyMA==",
 				"@node-llama-cpp/linux-x64-vulkan": "sha512-SIaNTK5pUPhwJD0gmiQfHa8OrRctVMmnqu+slJrz2Mzgg/XrwFndJlS9hvc+jSjTXCouwf7sYeQaaJWvQgBh/A==",
+				"node-llama-cpp":                   "sha512-w0zfuy/IKS2fhrbed5SylZDXJHTVz4HnkwZ4UrFPgSNwJab3QIPwIl4lyCKHHy9flLrtxsAuV5kXfH3HZ6bb8w==",
 			}},
 		{Runtime: "3.19.0", LlamaCpp: "b9842", LlamaVersion: "", GGMLVersion: "0.15.3", GGMLTypes: 42, Lib: "libllama.b9842.so", ABI: abi3_19_0,
 			Integrity: map[string]string{
 				"@node-llama-cpp/linux-x64":        "sha512-cFnXjyRmFJ+lVq0QQFqflGDdF5UnMPzHLIQ4i2Xg5526QpWOw3IC0APiZluKvyqXCtU+g44ZH4YPQNUKqsZG6A==",
 				"@node-llama-cpp/linux-x64-vulkan": "sha512-dFtqAV8GTZN08LoDHk0BFh+y/zZDscb/QbIbKtoR/JJyLwLNFEOIuKfHl/ay8K3bYxg4QWHnQz8r5coEwIBECQ==",
+				"node-llama-cpp":                   "sha512-OZKc6IUsu6pNRPFKV0vgqJmagbGWFPhVsrMIj4pdxcglcSzDwzX5TmaIlikT6Ue9081uXOsocPFUBERHgHgJvg==",
 			}},
 		{Runtime: "3.19.1", LlamaCpp: "b10068", LlamaVersion: "", GGMLVersion: "0.17.0", GGMLTypes: 43, Lib: "libllama.b10068.so", ABI: abi3_19_1,
 			Integrity: map[string]string{
 				"@node-llama-cpp/linux-x64":        "sha512-ntnV8GLeuuGwp5eS5aCxmF0oo4OjjDo6LTWJGJhuieLF6SwMlfbqxCYh3yo1lcepeNf2uCHnXMydyCVnqLWJcQ==",
 				"@node-llama-cpp/linux-x64-vulkan": "sha512-VcNq3bKEbOkUernV6HFSmD4WrxL37rTdumPlMcVnQFvzC9q+P3gLKxRCLeqpJ26wU/iMHqzlz1/fOMwn9FWjDw==",
+				"node-llama-cpp":                   "sha512-i3yq1IHSg+ugdl78/noPeYvtMFIMBaW10nWl0KIXoES9P7HCnrKT3yhpO4p08bib7YJ1boFdnibg8znOILzpCA==",
 			}},
 		{Runtime: "3.20.0", LlamaCpp: "b10361", LlamaVersion: "", GGMLVersion: "0.19.0", GGMLTypes: 43, Lib: "libllama.b10361.so", ABI: abi3_20_0,
 			Integrity: map[string]string{
 				"@node-llama-cpp/linux-x64":        "sha512-zCSTd5m4MDrLWzgUvOvuGGzHm9DiEONZt+srgHYhV4Ppu/T5TL3kENj7lHY1cmQccKNgepABiyb9KcigjZbvSQ==",
 				"@node-llama-cpp/linux-x64-vulkan": "sha512-xTzv4cuTpsmmQgqvWWZvcvURHfPgUQdQzVXvYN1bwAEYq2DRVckEKrHPJ48824sFmdIRRJqDerniqEXiZlDPzA==",
+				"node-llama-cpp":                   "sha512-KnET3ttADYLCobjMnMTLkWkLt87rPRDhNzTZgGOCt8m8yTmdQW2sfLNmulGBA9laFvcyRIMOsgQST8lunPmMgw==",
 			}},
 		{Runtime: "3.21.1", LlamaCpp: "v0.4.0", LlamaVersion: "0.4.0-dev", GGMLVersion: "0.23.0", GGMLTypes: 43, Lib: "libllama.v0.4.0.so", ABI: abi3_21_1,
 			Integrity: map[string]string{
 				"@node-llama-cpp/linux-x64":        "sha512-Totj6RTDMGo3FoK2yNUaz/oGmZD0olAqTrRluFUWmu0kW2i9TOzHSW0OWCAiGkzRCVX0WsU2CyUQo/W2NYtdPA==",
 				"@node-llama-cpp/linux-x64-vulkan": "sha512-flEeSzONQ6OIm5bYKLQf4eEnBzcC5WugFbyPUwkCqyyOFZ8pH0H9ulQ7ZNDLSIczeKneMRJornlyY1Hq7d3GDA==",
+				"node-llama-cpp":                   "sha512-E3N0Ev2Va0wzydvXYFwM9Hvyo07PoWjt8T/9GMc43Cvt8YkV/NU/tYUgEMC1grTPv2o9PRjQi0G3Wb5P/awiMg==",
 			}},
 		{Runtime: "3.22.0", LlamaCpp: "v0.5.0", LlamaVersion: "0.5.0-dev", GGMLVersion: "0.25.1", GGMLTypes: 43, Lib: "libllama.v0.5.0.so", ABI: abi3_22_0,
 			Integrity: map[string]string{
 				"@node-llama-cpp/linux-x64":        "sha512-Hyq6DhOAOiMqmXvKaAvOz0YEv/T6Ye3qM1cMleNpFfDyduId6oa5ACesrkNgTvxsC6qWHOy6xA84nAt3+jbMog==",
 				"@node-llama-cpp/linux-x64-vulkan": "sha512-GEfFXj8dg272GZNIZK+wPK6HwFqDTQURuBcFpcqRDT9tb6Dkdfgkx8cOHIw4zCAi4zGBLGko4lm0xdpbToYLMg==",
+				"node-llama-cpp":                   "sha512-/emYH8xWFzCJ1xeHT5xmtg5m6MImzjxycuuA9AjVhyrPfa+b6ow7BLEqFxKPAZIZe0vF+k25WOUi8oPv4lUs2g==",
 			}},
 		{Runtime: "3.22.1", LlamaCpp: "v0.5.0", LlamaVersion: "0.5.0-dev", GGMLVersion: "0.25.1", GGMLTypes: 43, Lib: "libllama.v0.5.0.so", ABI: abi3_22_0,
 			Integrity: map[string]string{
 				"@node-llama-cpp/linux-x64":        "sha512-5uCCDNqWCNfaAm8aR/Uzxbo4HBpKgNF91kCHPepKhgMgV2OAmatoefbOlMihsqCiH2Od35E/eUHQCFbfRBJuOg==",
 				"@node-llama-cpp/linux-x64-vulkan": "sha512-bBxqU+JOcBu1nb5Qj2zcMci+JByT1E8EajHvYodyNfVIPkEhXh+/HMwR1/BT7xP08YK0hks+kM8fglER0P8JEg==",
+				"node-llama-cpp":                   "sha512-bltIipuWmc123H7tMIgDGKSsSrhmhlQYeVUC48XTjVW7XGJJiJJyCdlTMzQ/LiWoPkGDpcL4FviDpgw7qfTiDw==",
 			}},
 	}
 }

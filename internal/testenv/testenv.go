@@ -51,7 +51,13 @@ func Lib(tb testing.TB) *engine.Lib {
 // network the test is skipped, or fails under SPECLAB_REQUIRE_LLAMA=1.
 func Header(tb testing.TB, version string) string {
 	tb.Helper()
-	src, err := llamalib.FetchSource(context.Background(), "", version, nil)
+	fetch := llamalib.FetchSource
+	if version == OldRuntime.Version {
+		fetch = func(ctx context.Context, cache, v string, progress func(string)) (llamalib.LlamaSource, error) {
+			return llamalib.FetchSourcePinned(ctx, cache, v, oldSourceIntegrity, progress)
+		}
+	}
+	src, err := fetch(context.Background(), "", version, nil)
 	if err != nil {
 		if os.Getenv(EnvRequire) == "1" {
 			tb.Fatalf("llama.h of %s is required (%s=1): %v", version, EnvRequire, err)
@@ -236,6 +242,10 @@ func VocabVectors(tb testing.TB, base string) (inputs []string, want [][]int32) 
 	}
 	return inputs, want
 }
+
+// oldSourceIntegrity pins node-llama-cpp@3.14.5, whose bundle holds the
+// llama.cpp source (and llama.h) of OldRuntime.
+const oldSourceIntegrity = "sha512-Db+RFqFMJOOVWprUINq77LVe44FaiJ6JvNiq14r2+DZRgkgyxckSZa6DcZ5Xe5MC+hGA5aqOdnNxsrudUcs74Q=="
 
 const oldRuntimeSHA512 = "f6xCqlSqSxMP9Iwm3CpaTzFybbHrzpLkNzA18v21PwhMN8u4DP44euLoxe+BMbOpyzx4iMxU1AUsPsgcHD1Y4w=="
 

@@ -79,7 +79,12 @@ type entry struct {
 
 // read gathers one release from its node-llama-cpp package.
 func read(cache, v string) (entry, error) {
-	src, err := llamalib.FetchSource(context.Background(), cache, v, func(s string) { log.Print(s) })
+	// The table is being made: the bundle's sha512 comes from the registry.
+	srcInteg, err := npmIntegrity(cache, releases.PackageSource, v)
+	if err != nil {
+		return entry{}, err
+	}
+	src, err := llamalib.FetchSourcePinned(context.Background(), cache, v, srcInteg, func(s string) { log.Print(s) })
 	if err != nil {
 		return entry{}, err
 	}
@@ -125,7 +130,7 @@ func read(cache, v string) (entry, error) {
 	if _, ok := h.Functions["llama_version"]; ok {
 		r.LlamaVersion = cmakeVersion(filepath.Join(srcDir, "CMakeLists.txt"), "LLAMA", true)
 	}
-	for _, pkg := range []string{releases.PackageCPU, releases.PackageVulkan} {
+	for _, pkg := range []string{releases.PackageCPU, releases.PackageVulkan, releases.PackageSource} {
 		integ, err := npmIntegrity(cache, pkg, v)
 		if err != nil {
 			return entry{}, err
