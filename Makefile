@@ -13,7 +13,7 @@ TEST_RUNTIMES ?= 3.15.1,3.18.1,3.20.0,3.21.1
 # (the tests fetch that of 3.14.5, older than the table, with its own pin).
 TEST_HEADERS  ?= 3.22.1 3.18.1
 
-.PHONY: all build setup test-setup demo test test-go fuzz bench vet generate clean
+.PHONY: all build setup test-setup peer demo test test-go fuzz bench vet generate clean
 
 all: build
 
@@ -40,9 +40,19 @@ test-setup: setup
 	$(BIN) setup --runtime 3.22.1 --variant vulkan
 	$(BIN) setup $(foreach v,$(TEST_HEADERS),--header $(v))
 
+# llama.cpp's own llama-server, llama-speculative-simple and llama-completion
+# of the pinned release, built from its pinned source, for the differential
+# tests and the side-by-side benchmarks (cmake from Debian if missing; the
+# build is cached: minutes once, nothing afterwards).
+peer: setup
+	@command -v cmake >/dev/null || { echo "installing cmake (Debian)"; \
+		if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq cmake; \
+		else sudo apt-get update -qq && sudo apt-get install -y -qq cmake; fi; }
+	$(BIN) setup --peer
+
 # Every test, against the real libllama (a missing library fails, never skips),
 # then a short run of the GGUF reader's fuzzer.
-test: test-setup test-go fuzz
+test: test-setup peer test-go fuzz
 
 test-go:
 	SPECLAB_REQUIRE_LLAMA=1 SPECLAB_TEST_RUNTIMES=$(TEST_RUNTIMES) $(GO) test -count=1 ./...

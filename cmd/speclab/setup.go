@@ -38,6 +38,7 @@ this and point speclab at it with --llama-lib or %s.`, llamalib.DefaultPackage, 
 		Flags: []cli.Flag{
 			&cli.StringSliceFlag{Name: "runtime", Usage: "install the runtime `VERSION` (a @node-llama-cpp/linux-x64 version of the table; repeatable)"},
 			&cli.StringFlag{Name: "variant", Value: "cpu", Usage: "with --runtime: cpu or vulkan"},
+			&cli.BoolFlag{Name: "peer", Usage: "also build llama.cpp's own llama-server, llama-speculative-simple and llama-completion of the pinned release from its sha512-pinned source (CPU only; needs cmake and a C++ compiler; minutes, once) and print their folder on the last line"},
 			&cli.StringSliceFlag{Name: "header", Usage: "also fetch the llama.cpp source of runtime `VERSION` (bundled in node-llama-cpp@VERSION, about 30 MB) and print the path of its llama.h, for --llama-h (repeatable)"},
 		},
 		Action: func(c *cli.Context) error {
@@ -54,8 +55,8 @@ this and point speclab at it with --llama-lib or %s.`, llamalib.DefaultPackage, 
 					runtimes = append(runtimes, rt)
 				}
 			}
-			if len(c.StringSlice("header")) > 0 && len(c.StringSlice("runtime")) == 0 {
-				runtimes = nil // only headers were asked for
+			if (len(c.StringSlice("header")) > 0 || c.Bool("peer")) && len(c.StringSlice("runtime")) == 0 {
+				runtimes = nil // only headers or the peer were asked for
 			}
 			for _, v := range c.StringSlice("header") {
 				src, err := llamalib.FetchSource(ctx, c.String("cache-dir"), v, func(s string) { fmt.Fprintln(c.App.ErrWriter, s) })
@@ -74,6 +75,13 @@ this and point speclab at it with --llama-lib or %s.`, llamalib.DefaultPackage, 
 					return fmt.Errorf("setup %s: %w", rt, err)
 				}
 				fmt.Fprintf(c.App.Writer, "llama.cpp runtime ready: %s\n", lib)
+			}
+			if c.Bool("peer") {
+				p, err := llamalib.BuildPeer(ctx, c.String("cache-dir"), func(s string) { fmt.Fprintln(c.App.ErrWriter, s) })
+				if err != nil {
+					return fmt.Errorf("setup --peer: %w", err)
+				}
+				fmt.Fprintf(c.App.Writer, "llama.cpp %s tools (%s):\n%s\n", p.Release, strings.Join(llamalib.PeerTools, ", "), p.BinDir)
 			}
 			return nil
 		},

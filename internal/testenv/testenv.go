@@ -270,3 +270,19 @@ func CaptureStdout(tb testing.TB, f func()) string {
 	w.Close()
 	return <-done
 }
+
+// Peer returns llama.cpp's own tools of the pinned release, built from its
+// source by llamalib.BuildPeer (`make peer` builds them before the tests;
+// here a missing build is started, which takes minutes). Without cmake or
+// a compiler the test is skipped, or fails under SPECLAB_REQUIRE_LLAMA=1.
+func Peer(tb testing.TB) llamalib.Peer {
+	tb.Helper()
+	p, err := llamalib.BuildPeer(context.Background(), "", nil)
+	if err != nil {
+		if os.Getenv(EnvRequire) == "1" {
+			tb.Fatalf("llama.cpp's tools are required (%s=1; `make peer` builds them): %v", EnvRequire, err)
+		}
+		tb.Skipf("no llama.cpp tools (run `make peer`): %v", err)
+	}
+	return p
+}

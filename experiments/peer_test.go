@@ -1,0 +1,240 @@
+package experiments_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"math"
+	"net"
+	"net/http"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/speclab/speclab/engine"
+	"github.com/speclab/speclab/experiments"
+	"github.com/speclab/speclab/internal/testenv"
+	"github.com/speclab/speclab/spec"
+	"github.com/speclab/speclab/spec/sample"
+)
+
+// Differential tests against llama.cpp's own llama-server of the pinned
+// release, built from its source (testenv.Peer), on the shipped models:
+// what speclab runs must be what the server runs.
+
+// server is a running llama-server.
+type server struct {
+	url string
+	cmd *exec.Cmd
+	log *bytes.Buffer
+}
+
+// startServer runs llama-server with args on a free port and waits until
+// it answers /health.
+func startServer(t *testing.T, args ...string) *server {
+	t.Helper()
+	peer := testenv.Peer(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	ln.Close()
+	all := append([]string{"--host", "127.0.0.1", "--port", fmt.Sprint(port), "-np", "1", "-t", "1", "-c", "2048", "--no-webui"}, args...)
+	s := &server{url: fmt.Sprintf("http://127.0.0.1:%d", port), log: &bytes.Buffer{}}
+	s.cmd = exec.Command(peer.Tool("llama-server"), all...)
+	s.cmd.Stdout, s.cmd.Stderr = s.log, s.log
+	if err := s.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		s.cmd.Process.Kill()
+		s.cmd.Wait()
+	})
+	deadline := time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) {
+		resp, err := http.Get(s.url + "/health")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return s
+			}
+		}
+		if s.cmd.ProcessState != nil {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("llama-server %v did not come up:\n%s", all, tailOf(s.log.String(), 3000))
+	return nil
+}
+
+func tailOf(s string, n int) string {
+	if len(s) > n {
+		return s[len(s)-n:]
+	}
+	return s
+}
+
+// completion is what /completion returns that the tests compare.
+type completion struct {
+	Tokens  []int32 `json:"tokens"`
+	Timings struct {
+		DraftN         int `json:"draft_n"`
+		DraftNAccepted int `json:"draft_n_accepted"`
+	} `json:"timings"`
+	Probs []struct {
+		ID       int32 `json:"id"`
+		TopProbs []struct {
+			ID   int32   `json:"id"`
+			Prob float64 `json:"prob"`
+		} `json:"top_probs"`
+	} `json:"completion_probabilities"`
+}
+
+func (s *server) complete(t *testing.T, req map[string]any) completion {
+	t.Helper()
+	body, _ := json.Marshal(req)
+	resp, err := http.Post(s.url+"/completion", "application/json", bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var c completion
+	if resp.StatusCode != 200 {
+		var b bytes.Buffer
+		b.ReadFrom(resp.Body)
+		t.Fatalf("/completion: %s: %s", resp.Status, b.String())
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&c); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// diffPrompt repeats itself, so that every n-gram method finds matches.
+const diffPrompt = "package main\n\nimport \"fmt\"\n\nfunc main() {\n\tfor i := 0; i < 10; i++ {\n\t\tfmt.Println(i)\n\t}\n\tfor i := 0; i < 10; i++ {\n\t\tfmt.Println(i)\n\t}\n"
+
+// TestAgainstLlamaServerGreedy: for every n-gram method, draft-simple and a
+// mixed list, greedy, the output tokens and the drafted and accepted
+// counters equal llama-server's; with the draft whose vocabulary is refused
+// both run no speculation.
+func TestAgainstLlamaServerGreedy(t *testing.T) {
+	lib := testenv.Lib(t)
+	models := filepath.Join(testenv.RepoRoot(), "models")
+	target, draft, other := filepath.Join(models, "target.gguf"), filepath.Join(models, "draft.gguf"), filepath.Join(models, "draft-othervocab.gguf")
+	const n = 96
+	tests := []struct {
+		specType, draft string
+	}{
+		{"ngram-simple", ""}, {"ngram-map-k", ""}, {"ngram-map-k4v", ""}, {"ngram-mod", ""},
+		{"draft-simple", draft}, {"ngram-simple,draft-simple", draft}, {"draft-simple", other},
+	}
+	for _, tt := range tests {
+		t.Run(tt.specType+"/"+filepath.Base(tt.draft), func(t *testing.T) {
+			args := []string{"-m", target, "--spec-type", tt.specType}
+			if tt.draft != "" {
+				args = append(args, "-md", tt.draft)
+			}
+			srv := startServer(t, args...)
+			got := srv.complete(t, map[string]any{"prompt": diffPrompt, "n_predict": n, "temperature": 0,
+				"ignore_eos": true, "cache_prompt": false, "return_tokens": true})
+
+			s, err := experiments.Open(lib, experiments.Models{Target: target, Draft: tt.draft,
+				Context: experiments.Context{CtxSize: 2048, Threads: 1}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			g, err := s.Generation(experiments.Configuration{Name: "diff", SpecType: tt.specType}, experiments.Sampling{}, 1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			g.Config.NPredict, g.Config.IgnoreEOG = n, true
+			prompt, err := s.Prompt(diffPrompt, false, "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			res, err := spec.Generate(context.Background(), s.Loop, g.Proposer, prompt, g.Config, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(res.Tokens, got.Tokens) {
+				i := 0
+				for i < len(res.Tokens) && i < len(got.Tokens) && res.Tokens[i] == got.Tokens[i] {
+					i++
+				}
+				t.Errorf("tokens differ from llama-server's at %d (speclab %d tokens, server %d)", i, len(res.Tokens), len(got.Tokens))
+			}
+			st := res.Stats
+			if st.Drafted != got.Timings.DraftN || st.Accepted != got.Timings.DraftNAccepted {
+				t.Errorf("drafted/accepted %d/%d, llama-server %d/%d", st.Drafted, st.Accepted, got.Timings.DraftN, got.Timings.DraftNAccepted)
+			}
+			t.Logf("%s: drafted %d, accepted %d (llama-server %d, %d)", tt.specType, st.Drafted, st.Accepted, got.Timings.DraftN, got.Timings.DraftNAccepted)
+		})
+	}
+}
+
+// TestAgainstLlamaServerSampling: at T > 0 the first token's distribution
+// is the server's post_sampling_probs, to a total variation under 1e-4,
+// for several sampling settings.
+func TestAgainstLlamaServerSampling(t *testing.T) {
+	lib := testenv.Lib(t)
+	target := filepath.Join(testenv.RepoRoot(), "models", "target.gguf")
+	srv := startServer(t, "-m", target)
+	m, err := lib.LoadModel(target, engine.ModelParams{LoadMode: engine.LoadAuto})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	c, err := m.NewContext(engine.ContextParams{NCtx: 2048, Threads: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	for _, prompt := range []string{"func ", diffPrompt, "package main\n\nimport (\n\t\""} {
+		toks, err := m.Tokenize(prompt, true, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.ClearMemory()
+		if err := c.Decode(toks, 0, 0, engine.LogitsLast); err != nil {
+			t.Fatal(err)
+		}
+		logits := slices.Clone(c.Logits(-1))
+		for _, p := range []sample.Params{
+			{Temp: 0.8, TopK: 40, TopP: 0.95, MinP: 0.05}, // llama-server's defaults
+			{Temp: 1.2, TopK: 100, TopP: 0.9, MinP: 0},
+			{Temp: 0.5, TopK: 0, TopP: 1, MinP: 0.1},
+		} {
+			got := srv.complete(t, map[string]any{"prompt": prompt, "n_predict": 1, "temperature": p.Temp, "top_k": p.TopK,
+				"top_p": p.TopP, "min_p": p.MinP, "n_probs": 200, "post_sampling_probs": true, "cache_prompt": false, "seed": 1})
+			if len(got.Probs) != 1 {
+				t.Fatalf("%q %v: %d completion_probabilities", prompt, p, len(got.Probs))
+			}
+			ref := map[int32]float64{}
+			for _, tp := range got.Probs[0].TopProbs {
+				ref[tp.ID] = tp.Prob
+			}
+			var d sample.Dist
+			p.Fill(logits, &d)
+			tv := 0.0
+			for i, id := range d.IDs {
+				tv += math.Abs(float64(d.P[i]) - ref[id])
+				delete(ref, id)
+			}
+			for _, q := range ref {
+				tv += q
+			}
+			tv /= 2
+			if tv >= 1e-4 {
+				t.Errorf("%q, %v: total variation %.3g from llama-server's post_sampling_probs (%d candidates here, %d there)",
+					strings.TrimSpace(prompt[:min(len(prompt), 12)]), p, tv, d.Len(), len(got.Probs[0].TopProbs))
+			}
+		}
+	}
+}
