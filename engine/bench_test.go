@@ -100,8 +100,8 @@ func benchThreads(b *testing.B, model string) {
 			p    engine.ContextParams
 		}{
 			{"per-call", engine.ContextParams{NoThreadpool: true}},
-			{"pool-poll50", engine.ContextParams{}},
-			{"pool-nopoll", engine.ContextParams{Poll: -1}},
+			{"pool-poll50", engine.ContextParams{Poll: 50}},
+			{"pool-nopoll", engine.ContextParams{}},
 		} {
 			b.Run(fmt.Sprintf("t=%d/%s", threads, pc.name), func(b *testing.B) {
 				p := pc.p

@@ -40,10 +40,13 @@ type ContextParams struct {
 	ThreadsBatch int // prompt threads (default: Threads)
 	FlashAttn    FlashAttn
 	NoPerf       bool // turn llama.cpp's perf counters off
-	// Poll is the polling level of the context's persistent CPU threadpool:
-	// 0 takes ggml's default (50, hybrid polling), -1 none (threads sleep
-	// between graph nodes: what two contexts sharing few cores want),
-	// 1..100 more or less polling.
+	// Poll is the polling level of the context's persistent CPU threadpool,
+	// as llama.cpp's --poll: 0 (the zero value) none, the threads sleep
+	// between graph computations; 1..100 more and more spinning. speclab's
+	// default differs from llama.cpp's 50: polling threads spin on cores
+	// that other contexts and processes need (a draft model's context, the
+	// tests of other packages), and the gain is small (BenchmarkThreads:
+	// 0.82 against 0.85 ms a step of the shipped target at 2 threads).
 	Poll int
 	// NoThreadpool leaves the context without a persistent threadpool, as
 	// speclab ran before: ggml then starts its threads on every decode.
@@ -67,23 +70,22 @@ func CacheType(name string) (int, error) {
 	return id, nil
 }
 
-// smallModel is the weight size under which one thread decodes faster than
-// several when ggml starts its threads on every decode (NoThreadpool):
-// that costs more than the arithmetic of a tiny model (measured on the
-// synthetic models: 34 µs a token on one thread, milliseconds on two; see
-// docs/BENCHMARKS.md).
+// smallModel is the weight size under which a context gets one thread by
+// default. Without a persistent threadpool (NoThreadpool) two threads cost
+// more than a tiny model's arithmetic (34 µs a token on one thread,
+// milliseconds on two). With the threadpool, two threads decode the shipped
+// 26.5M target 1.37× faster than one on the 2-core CI machine when nothing
+// else runs (BenchmarkThreads) — but ggml's threads spin at the barrier
+// between graph nodes, so when any other process wants a core (a second
+// test binary, a llama-server, the user's editor) a step stalls for a
+// scheduler quantum per node: the spec package's tests took 90 s instead of
+// 7 s. One thread is the default that never does that; -t 2 is the choice
+// for a quiet machine.
 const smallModel = 256 << 20
 
 // DefaultThreads is the thread count a context of m gets when none is
-// given: every CPU. With the persistent threadpool every context has, two
-// threads decode the shipped 3.3M draft as fast as one and the 26.5M target
-// 1.4× faster on the 2-core CI machine (BenchmarkThreads,
-// docs/BENCHMARKS.md).
-func DefaultThreads(m *Model) int { return runtime.NumCPU() }
-
-// defaultThreadsPerCall is DefaultThreads without a threadpool: 1 for
-// models under 256 MiB.
-func defaultThreadsPerCall(m *Model) int {
+// given: 1 for models under 256 MiB, else every CPU.
+func DefaultThreads(m *Model) int {
 	if m.Info.Size < smallModel {
 		return 1
 	}
@@ -138,10 +140,7 @@ func (m *Model) NewContext(p ContextParams) (*Context, error) {
 		cp.set("n_seq_max", p.NSeqMax)
 	}
 	threads := p.Threads
-	switch {
-	case threads == 0 && p.NoThreadpool:
-		threads = defaultThreadsPerCall(m)
-	case threads == 0:
+	if threads == 0 {
 		threads = DefaultThreads(m)
 	}
 	tb := p.ThreadsBatch
@@ -193,14 +192,7 @@ func (m *Model) NewContext(p ContextParams) (*Context, error) {
 	if !p.NoThreadpool && threads == tb {
 		// One pool for generation and prompt batches, as llama.cpp's common
 		// code has when the two thread counts match.
-		poll := p.Poll
-		switch {
-		case poll == 0:
-			poll = 50
-		case poll < 0:
-			poll = 0
-		}
-		pool, err := l.newThreadpool(threads, min(poll, 100))
+		pool, err := l.newThreadpool(threads, min(max(p.Poll, 0), 100))
 		if err != nil {
 			l.logDebug("no persistent threadpool: " + err.Error())
 		} else {

@@ -377,7 +377,7 @@ func TestThreadpool(t *testing.T) {
 	for _, p := range []engine.ContextParams{
 		{NCtx: 128, Threads: 2, NoThreadpool: true},
 		{NCtx: 128, Threads: 2},
-		{NCtx: 128, Threads: 2, Poll: -1},
+		{NCtx: 128, Threads: 2, Poll: 50},
 	} {
 		c, err := m.NewContext(p)
 		if err != nil {

@@ -66,9 +66,8 @@ type Context struct {
 	// BatchSize and UBatchSize are -b and -ub (0: llama.cpp's 2048, 512).
 	BatchSize  int `yaml:"batch_size,omitempty" json:"batch_size,omitempty"`
 	UBatchSize int `yaml:"ubatch_size,omitempty" json:"ubatch_size,omitempty"`
-	// Poll is --poll of the contexts' threadpools: 0 the default (ggml's 50
-	// for a lone target, none when a draft model shares the cores), -1
-	// none, 1..100.
+	// Poll is --poll of the contexts' threadpools: 0 (the default) none,
+	// 1..100 more and more spinning (see engine.ContextParams.Poll).
 	Poll int `yaml:"poll,omitempty" json:"poll,omitempty"`
 	// CacheTypeK and CacheTypeV are -ctk and -ctv ("": f16).
 	CacheTypeK string `yaml:"cache_type_k,omitempty" json:"cache_type_k,omitempty"`

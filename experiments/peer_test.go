@@ -44,7 +44,7 @@ func startServer(t *testing.T, args ...string) *server {
 	}
 	port := ln.Addr().(*net.TCPAddr).Port
 	ln.Close()
-	all := append([]string{"--host", "127.0.0.1", "--port", fmt.Sprint(port), "-np", "1", "-t", "1", "-c", "2048", "--no-webui"}, args...)
+	all := append([]string{"--host", "127.0.0.1", "--port", fmt.Sprint(port), "-np", "1", "-t", "1", "-c", "2048", "--no-webui", "--poll", "0"}, args...)
 	s := &server{url: fmt.Sprintf("http://127.0.0.1:%d", port), log: &bytes.Buffer{}}
 	s.cmd = exec.Command(peer.Tool("llama-server"), all...)
 	s.cmd.Stdout, s.cmd.Stderr = s.log, s.log

@@ -65,8 +65,8 @@ func (c Context) Params() (engine.ContextParams, error) {
 			}
 		}
 	}
-	if c.Poll < -1 || c.Poll > 100 {
-		return engine.ContextParams{}, fmt.Errorf("poll %d: want 0..100 (or -1: none)", c.Poll)
+	if c.Poll < 0 || c.Poll > 100 {
+		return engine.ContextParams{}, fmt.Errorf("poll %d: want 0 (none) to 100", c.Poll)
 	}
 	return engine.ContextParams{NCtx: c.CtxSize, Threads: c.Threads, FlashAttn: fa, NBatch: c.BatchSize, NUBatch: c.UBatchSize,
 		CacheTypeK: c.CacheTypeK, CacheTypeV: c.CacheTypeV, Poll: c.Poll}, nil
@@ -123,12 +123,6 @@ func Open(lib *engine.Lib, m Models) (*Session, error) {
 	}()
 	if s.Target, s.Draft, err = LoadModels(lib, m); err != nil {
 		return nil, err
-	}
-	if s.Draft != nil && cp.Poll == 0 {
-		// Two contexts take turns: a polling pool would spin on the cores
-		// the other one needs (llama.cpp's speculative examples are run
-		// with --poll 0 for the same reason).
-		cp.Poll = -1
 	}
 	if s.TargetCtx, err = s.Target.NewContext(cp); err != nil {
 		return nil, err

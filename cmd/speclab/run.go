@@ -26,8 +26,8 @@ func modelFlags() []cli.Flag {
 		&cli.StringFlag{Name: "target", Aliases: []string{"m", "model"}, Usage: "target model (GGUF; default: speclab's trained default target, models/target.gguf)"},
 		&cli.StringFlag{Name: "draft", Aliases: []string{"md", "spec-draft-model"}, Usage: "draft model (GGUF) for --spec-type draft-simple"},
 		&cli.IntFlag{Name: "ctx-size", Aliases: []string{"c"}, Usage: "context size in tokens (0: the model's training context)"},
-		&cli.IntFlag{Name: "threads", Aliases: []string{"t"}, Usage: "CPU threads of each context (0: all cores; each context keeps a persistent threadpool, as llama.cpp's tools do)"},
-		&cli.IntFlag{Name: "poll", Usage: "polling level of the threadpools, 0 (none) to 100, as llama.cpp's --poll (default: ggml's 50 for a target alone, none when a draft model shares the cores)"},
+		&cli.IntFlag{Name: "threads", Aliases: []string{"t"}, Usage: "CPU threads of each context (0: 1 for models under 256 MiB, else all cores; each context keeps a persistent threadpool, as llama.cpp's tools do; -t 2 is faster on a quiet 2-core machine, see docs/BENCHMARKS.md)"},
+		&cli.IntFlag{Name: "poll", Usage: "polling level of the threadpools, 0 (none) to 100, as llama.cpp's --poll (default 0, unlike llama.cpp's 50: spinning threads take the cores a draft model or other processes need, for a small gain)"},
 		&cli.IntFlag{Name: "gpu-layers", Aliases: []string{"ngl", "n-gpu-layers"}, Usage: "layers of the target to offload to the GPU (-1 or 999: all)"},
 		&cli.StringFlag{Name: "gpu-layers-draft", Aliases: []string{"ngld", "n-gpu-layers-draft"}, Usage: "layers of the draft model to offload (default: as --gpu-layers; 0 keeps the draft on the CPU)"},
 		&cli.StringFlag{Name: "flash-attn", Aliases: []string{"fa"}, Usage: "flash attention: on, off or auto", Value: "auto"},
@@ -126,17 +126,6 @@ type session struct {
 	*experiments.Generation
 }
 
-// pollFlag is --poll in experiments.Context's terms: unset is 0 (the
-// default), --poll 0 is -1 (none).
-func pollFlag(c *cli.Context) int {
-	if v := c.Int("poll"); c.IsSet("poll") && v == 0 {
-		return -1
-	} else if c.IsSet("poll") {
-		return v
-	}
-	return 0
-}
-
 // modelsFromFlags reads the models and context flags; without --target it
 // takes speclab's default models (the draft too, when --draft is not given
 // and withDraft).
@@ -144,7 +133,7 @@ func modelsFromFlags(c *cli.Context, withDraft bool) (experiments.Models, error)
 	m := experiments.Models{Target: c.String("target"), Draft: c.String("draft"), Context: experiments.Context{
 		CtxSize: c.Int("ctx-size"), Threads: c.Int("threads"), GPULayers: c.Int("gpu-layers"), FlashAttn: c.String("flash-attn"),
 		BatchSize: c.Int("batch-size"), UBatchSize: c.Int("ubatch-size"), CacheTypeK: c.String("cache-type-k"), CacheTypeV: c.String("cache-type-v"),
-		Poll: pollFlag(c),
+		Poll: c.Int("poll"),
 	}}
 	for _, f := range []string{"hf-repo", "spec-draft-hf"} {
 		if c.IsSet(f) {
