@@ -36,7 +36,7 @@ func BenchmarkSideBySide(b *testing.B) {
 				if mode == "draft-simple" {
 					m.Draft, conf.SpecType = draft, "draft-simple"
 					peerArgs = []string{"-m", target, "-md", draft, "-p", diffPrompt, "-n", fmt.Sprint(n), "-t", fmt.Sprint(threads),
-						"-td", fmt.Sprint(threads), "-c", "2048", "--temp", "0", "--poll", "0", "--spec-draft-n-max", "3"}
+						"-td", fmt.Sprint(threads), "-c", "2048", "--temp", "0", "--poll", "0", "--spec-draft-n-max", "3", "--spec-type", "draft-simple"}
 					tool, speed = peer.Tool("llama-speculative-simple"), specSpeed
 				}
 				s, err := experiments.Open(lib, m)
