@@ -249,21 +249,14 @@ func TestAgainstLlamaServerSampling(t *testing.T) {
 			if len(got.Probs) != 1 {
 				t.Fatalf("%q %v: %d completion_probabilities", name, p, len(got.Probs))
 			}
-			ref := map[int32]float64{}
+			var ids []int32
+			var ps []float64
 			for _, tp := range got.Probs[0].TopProbs {
-				ref[tp.ID] = tp.Prob
+				ids, ps = append(ids, tp.ID), append(ps, tp.Prob)
 			}
 			var d sample.Dist
 			p.Fill(logits, &d)
-			tv := 0.0
-			for i, id := range d.IDs {
-				tv += math.Abs(float64(d.P[i]) - ref[id])
-				delete(ref, id)
-			}
-			for _, q := range ref {
-				tv += q
-			}
-			tv /= 2
+			tv := d.TotalVariation(ids, ps)
 			if tv >= 1e-4 {
 				t.Errorf("%q, %v: total variation %.3g from llama-server's post_sampling_probs (%d candidates here, %d there)",
 					name, p, tv, d.Len(), len(got.Probs[0].TopProbs))

@@ -1,7 +1,6 @@
 package sample_test
 
 import (
-	"math"
 	"math/rand/v2"
 	"testing"
 
@@ -41,19 +40,11 @@ func TestDistributionIsLlamaCpps(t *testing.T) {
 			ids, probs := lib.LlamaDistribution(logits, engine.SamplerChain{TopK: p.TopK, TopP: p.TopP, MinP: p.MinP, Temp: p.Temp})
 			var d sample.Dist
 			p.Fill(logits, &d)
-			ref := map[int32]float64{}
-			for i, id := range ids {
-				ref[id] = float64(probs[i])
+			ps := make([]float64, len(probs))
+			for i, q := range probs {
+				ps[i] = float64(q)
 			}
-			tv := 0.0
-			for i, id := range d.IDs {
-				tv += math.Abs(float64(d.P[i]) - ref[id])
-				delete(ref, id)
-			}
-			for _, q := range ref {
-				tv += q
-			}
-			tv /= 2
+			tv := d.TotalVariation(ids, ps)
 			if tv >= 1e-4 {
 				t.Errorf("trial %d, %v: total variation %.3g from llama.cpp's samplers (speclab keeps %d candidates, llama.cpp %d)",
 					trial, p, tv, d.Len(), len(ids))

@@ -103,6 +103,24 @@ func (d *Dist) Entropy() float32 {
 	return float32(h)
 }
 
+// TotalVariation is half the L1 distance between d and the distribution
+// that gives ids[i] the probability p[i] (ids not listed: zero).
+func (d *Dist) TotalVariation(ids []int32, p []float64) float64 {
+	ref := make(map[int32]float64, len(ids))
+	for i, id := range ids {
+		ref[id] += p[i]
+	}
+	tv := 0.0
+	for i, id := range d.IDs {
+		tv += math.Abs(float64(d.P[i]) - ref[id])
+		delete(ref, id)
+	}
+	for _, q := range ref {
+		tv += q
+	}
+	return tv / 2
+}
+
 // Clone returns a copy that does not share d's slices.
 func (d *Dist) Clone() Dist {
 	return Dist{IDs: slices.Clone(d.IDs), P: slices.Clone(d.P)}
