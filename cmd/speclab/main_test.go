@@ -247,7 +247,7 @@ func TestRun(t *testing.T) {
 		{"refused draft per method keeps the n-grams", []string{"--semantics", "per-method", "--spec-type", "ngram-simple,draft-simple", "--draft", set.OtherVocab, "-p", "hello", "-n", "16"}, 0,
 			[]string{"refused", "no-history"}},
 		{"none in a list", []string{"--spec-type", "ngram-simple,none", "-p", "hello", "-n", "8"}, 0,
-			[]string{"--- speclab: none", "disabled"}},
+			[]string{"--- speclab: none", "disabled", "would run ngram-simple"}},
 		{"negative n-max", []string{"--spec-type", "draft-simple", "--draft", set.Draft, "--spec-draft-n-max", "-1", "-p", "x"}, 2,
 			[]string{"invalid value"}},
 		{"bad semantics", []string{"--semantics", "mine", "-p", "x"}, 2, []string{"semantics"}},

@@ -219,6 +219,12 @@ func configFromFlags(c *cli.Context) (experiments.Configuration, experiments.Sam
 				"name the method (--spec-type %s), or pass --semantics %s to have --draft turn it on\n", terms.DraftSimple, terms.SemanticsPerMethod)
 		}
 	}
+	if conf.Semantics != terms.SemanticsPerMethod {
+		if others, _ := drafts.ParseTypesPerMethod(conf.SpecType); len(others) > 0 && slices.Contains(strings.Split(strings.ReplaceAll(conf.SpecType, " ", ""), ","), "none") {
+			fmt.Fprintf(c.App.ErrWriter, "note: \"none\" in --spec-type turns speculation off, as in llama-server; --semantics %s would run %s\n",
+				terms.SemanticsPerMethod, strings.Join(others, ","))
+		}
+	}
 	if c.Int("spec-draft-n-max") < 0 {
 		return conf, sm, usagef("--spec-draft-n-max %d: invalid value (llama.cpp refuses a negative n_max too)", c.Int("spec-draft-n-max"))
 	}
