@@ -65,7 +65,7 @@ generate:
 fuzz:
 	$(GO) test -run='^$$' -fuzz=FuzzRead -fuzztime=$(FUZZTIME) ./engine/gguf
 
-bench: setup
+bench: setup peer
 	$(GO) test -run='^$$' -bench=. -skip='LoadRows10M' -benchmem ./...
 
 vet:
