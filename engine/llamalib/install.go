@@ -21,8 +21,6 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
-	"crypto/sha512"
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -288,27 +286,15 @@ func InstallTarball(tgzPath, integrity string, opt InstallOptions) (libPath stri
 		opt.logf("llama.cpp runtime already installed: %s", lib)
 		return lib, nil
 	}
-	if !strings.HasPrefix(integrity, "sha512-") {
-		return "", fmt.Errorf("integrity %q: only sha512-<base64> is supported", integrity)
+	if err := checkIntegrity(tgzPath, integrity); err != nil {
+		return "", fmt.Errorf("%s: %w", tgzPath, err)
 	}
-
+	opt.logf("verified %s", integrity)
 	f, err := os.Open(tgzPath)
 	if err != nil {
 		return "", fmt.Errorf("open runtime tarball: %w", err)
 	}
 	defer f.Close()
-	h := sha512.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "", fmt.Errorf("read %s: %w", tgzPath, err)
-	}
-	if got := "sha512-" + base64.StdEncoding.EncodeToString(h.Sum(nil)); got != integrity {
-		return "", fmt.Errorf("%s: integrity mismatch: expected %s, got %s (the download is corrupt or not the pinned package)",
-			tgzPath, integrity, got)
-	}
-	opt.logf("verified %s", integrity)
-	if _, err := f.Seek(0, io.SeekStart); err != nil {
-		return "", fmt.Errorf("read %s: %w", tgzPath, err)
-	}
 
 	runtimes := filepath.Dir(dest)
 	if err := os.MkdirAll(runtimes, 0o755); err != nil {

@@ -87,18 +87,10 @@ func LocateRuntime(rt Runtime, cacheDir string) (Location, error) {
 	if err != nil {
 		return Location{}, fmt.Errorf("locate runtime %s: %w", rt, err)
 	}
-	if _, lib, ok := installedLib(dir, rt); ok {
+	if lib, ok := installed(dir, rt, rt.Integrity); ok {
 		return Location{Lib: lib, Dir: dir, Source: SourceCache}, nil
 	}
 	return Location{}, fmt.Errorf("%w: runtime %s is not installed in %s; run `speclab setup --runtime %s`", ErrNotFound, rt, dir, rt.Version)
-}
-
-func installedLib(dir string, rt Runtime) (marker, string, bool) {
-	m, lib, err := readMarker(dir)
-	if err != nil || m.Package != rt.Package || m.Version != rt.Version {
-		return m, "", false
-	}
-	return m, lib, true
 }
 
 // notFound wraps ErrNotFound with why and how to fix it.
