@@ -170,12 +170,10 @@ func modelsFromFlags(c *cli.Context, withDraft bool) (experiments.Models, error)
 // openSession loads the models and builds the proposer and the loop's
 // configuration from the flags, through the same builder as experiments.
 func openSession(c *cli.Context) (*session, error) {
-	conf, sm, err := configFromFlags(c)
+	conf, sm, types, err := configFromFlags(c)
 	if err != nil {
 		return nil, err
 	}
-	b, _ := conf.Build(sm.Params(), c.Uint64("seed")) // checked by configFromFlags
-	types := b.Types
 	m, err := modelsFromFlags(c, false)
 	if err != nil {
 		return nil, err
@@ -202,8 +200,9 @@ func openSession(c *cli.Context) (*session, error) {
 }
 
 // configFromFlags reads the speculative and sampling flags into a
-// configuration, as an experiment file would hold it.
-func configFromFlags(c *cli.Context) (experiments.Configuration, experiments.Sampling, error) {
+// configuration, as an experiment file would hold it, checks it and
+// returns the methods it runs.
+func configFromFlags(c *cli.Context) (experiments.Configuration, experiments.Sampling, []string, error) {
 	sm := experiments.Sampling{Temp: c.Float64("temp"), TopK: c.Int("top-k"), TopP: c.Float64("top-p"), MinP: c.Float64("min-p")}
 	sp := sm.Params()
 	conf := experiments.Configuration{Name: "run", SpecType: c.String("spec-type"), NMin: c.Int("spec-draft-n-min"),
@@ -226,23 +225,23 @@ func configFromFlags(c *cli.Context) (experiments.Configuration, experiments.Sam
 		}
 	}
 	if c.Int("spec-draft-n-max") < 0 {
-		return conf, sm, usagef("--spec-draft-n-max %d: invalid value (llama.cpp refuses a negative n_max too)", c.Int("spec-draft-n-max"))
+		return conf, sm, nil, usagef("--spec-draft-n-max %d: invalid value (llama.cpp refuses a negative n_max too)", c.Int("spec-draft-n-max"))
 	}
 	if c.Int("n-predict") <= 0 {
-		return conf, sm, usagef("--n-predict %d: want > 0", c.Int("n-predict"))
+		return conf, sm, nil, usagef("--n-predict %d: want > 0", c.Int("n-predict"))
 	}
 	if err := sp.Validate(); err != nil {
-		return conf, sm, usageError{err.Error()}
+		return conf, sm, nil, usageError{err.Error()}
 	}
 	switch v := conf.Verify; {
 	case v != "" && v != string(spec.Greedy) && sp.Greedy():
-		return conf, sm, usagef("--verify %s samples: give --temp > 0 (or use --verify greedy)", v)
+		return conf, sm, nil, usagef("--verify %s samples: give --temp > 0 (or use --verify greedy)", v)
 	case v == string(spec.Greedy) && !sp.Greedy():
-		return conf, sm, usagef("--verify greedy with --temp %g: greedy verification needs --temp 0", sp.Temp)
+		return conf, sm, nil, usagef("--verify greedy with --temp %g: greedy verification needs --temp 0", sp.Temp)
 	}
 	if p := conf.DDPolicy; p != "" {
 		if _, err := drafts.ParsePolicy(p); err != nil {
-			return conf, sm, usagef("--dd-policy: %v", err)
+			return conf, sm, nil, usagef("--dd-policy: %v", err)
 		}
 	}
 	for _, f := range drafts.NgramFlags() {
@@ -252,12 +251,12 @@ func configFromFlags(c *cli.Context) (experiments.Configuration, experiments.Sam
 	}
 	b, err := conf.Build(sp, c.Uint64("seed"))
 	if err != nil {
-		return conf, sm, usageError{err.Error()}
+		return conf, sm, nil, usageError{err.Error()}
 	}
 	if slices.Contains(b.Types, terms.DraftSimple) && c.String("draft") == "" {
-		return conf, sm, usagef("--spec-type draft-simple needs a draft model: --draft MODEL.gguf")
+		return conf, sm, nil, usagef("--spec-type draft-simple needs a draft model: --draft MODEL.gguf")
 	}
-	return conf, sm, nil
+	return conf, sm, b.Types, nil
 }
 
 func readPrompt(c *cli.Context) (string, error) {
