@@ -51,12 +51,14 @@ func startServer(t *testing.T, args ...string) *server {
 	if err := s.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	exited := make(chan error, 1)
+	go func() { exited <- s.cmd.Wait() }()
 	t.Cleanup(func() {
 		s.cmd.Process.Kill()
-		s.cmd.Wait()
+		<-exited
 	})
-	deadline := time.Now().Add(60 * time.Second)
-	for time.Now().Before(deadline) {
+	deadline := time.After(60 * time.Second)
+	for {
 		resp, err := http.Get(s.url + "/health")
 		if err == nil {
 			resp.Body.Close()
@@ -64,13 +66,15 @@ func startServer(t *testing.T, args ...string) *server {
 				return s
 			}
 		}
-		if s.cmd.ProcessState != nil {
-			break
+		select {
+		case err := <-exited:
+			exited <- err // for the cleanup
+			t.Fatalf("llama-server %v exited (%v):\n%s", all, err, tailOf(s.log.String(), 3000))
+		case <-deadline:
+			t.Fatalf("llama-server %v did not come up in 60 s:\n%s", all, tailOf(s.log.String(), 3000))
+		case <-time.After(100 * time.Millisecond):
 		}
-		time.Sleep(100 * time.Millisecond)
 	}
-	t.Fatalf("llama-server %v did not come up:\n%s", all, tailOf(s.log.String(), 3000))
-	return nil
 }
 
 func tailOf(s string, n int) string {
