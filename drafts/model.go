@@ -35,6 +35,12 @@ type DraftModel struct {
 	ctx     *engine.Context
 	canDrop bool
 	past    []Token // tokens in the draft context's memory, positions 0..len-1
+	// A draft whose memory cannot drop a tail (recurrent, hybrid) is
+	// checkpointed before it decodes its own tokens, and restored at the
+	// next sync, as llama-server does (use_ckpt_dft).
+	ckpt    engine.Checkpoint
+	hasCkpt bool
+	stats   DraftStats
 	rng     *rand.Rand
 	seed    uint64
 	greedy  sample.Params
@@ -66,10 +72,22 @@ func NewDraftModel(target Vocab, ctx *engine.Context, seed uint64) (*DraftModel,
 // Name is llama.cpp's --spec-type name.
 func (m *DraftModel) Name() string { return terms.DraftSimple }
 
+// DraftStats counts how a draft context that cannot drop a tail was
+// brought back to the history.
+type DraftStats struct {
+	Checkpoints int // checkpoints taken before drafting
+	Restores    int // syncs that restored a checkpoint
+	Redecoded   int // tokens decoded again after the memory was cleared
+}
+
+// Stats are the counts since the proposer was made.
+func (m *DraftModel) Stats() DraftStats { return m.stats }
+
 // Reset empties the draft context.
 func (m *DraftModel) Reset() {
 	m.ctx.ClearMemory()
 	m.past = m.past[:0]
+	m.hasCkpt = false
 	m.rng = rand.New(rand.NewPCG(m.seed, 0xd4af7d4af7))
 }
 
@@ -91,6 +109,13 @@ func (m *DraftModel) Draft(req Request) (Draft, error) {
 	}
 	if err := m.sync(h); err != nil {
 		return Draft{}, err
+	}
+	if !m.canDrop && req.NMax > 1 { // the draft will decode its own tokens
+		if err := m.ctx.Save(&m.ckpt, 0); err != nil {
+			return Draft{}, fmt.Errorf("draft-simple: %w", err)
+		}
+		m.hasCkpt = true
+		m.stats.Checkpoints++
 	}
 	// The draft's slices reuse the proposer's buffers (valid until the next
 	// Draft call): no allocation per step.
@@ -152,8 +177,18 @@ func (m *DraftModel) sync(h []Token) error {
 		c--
 	}
 	if c < len(m.past) {
-		if !m.canDrop || !m.ctx.RemoveTail(0, c) {
+		switch {
+		case m.canDrop && m.ctx.RemoveTail(0, c):
+		case m.hasCkpt && m.ckpt.Pos() <= c && m.ckpt.Pos() < len(h):
+			if err := m.ctx.Restore(&m.ckpt, 0); err != nil {
+				return fmt.Errorf("draft-simple: %w", err)
+			}
+			c = m.ckpt.Pos()
+			m.stats.Restores++
+		default:
 			m.ctx.ClearMemory()
+			m.hasCkpt = false
+			m.stats.Redecoded += c
 			c = 0
 		}
 		m.past = m.past[:c]

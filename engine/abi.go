@@ -391,7 +391,7 @@ func (l *Lib) capabilities() []Capability {
 		{"n_rs_seq", cp.has("n_rs_seq"), "llama_context_params.n_rs_seq: recurrent-state snapshots for rollback (since b9842, experimental); speclab checkpoints state itself"},
 		{"n_outputs_max_per_seq", cp.has("n_outputs_max_per_seq"), "llama_context_params.n_outputs_max_per_seq (since b10361); left at its default"},
 		{"ctx_other", cp.has("ctx_other"), "llama_context_params.ctx_other: a context sharing another's memory (MTP, since b9842); unused"},
-		{"state_seq_ext", has("llama_state_seq_get_size_ext"), "llama_state_seq_*_ext: partial and on-device sequence state; speclab uses the plain calls"},
+		{"state_seq_ext", has("llama_state_seq_get_size_ext"), "llama_state_seq_*_ext: partial sequence state; without it a hybrid model's checkpoints hold its whole state (attention KV included)"},
 		{"memory_api", has("llama_memory_seq_rm"), "llama_memory_* (KV and recurrent memory); required"},
 	}
 }

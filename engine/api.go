@@ -103,9 +103,14 @@ type api struct {
 	llamaStateSeqSize func(c uintptr, seq int32) uint64
 	llamaStateSeqGet  func(c uintptr, dst unsafe.Pointer, n uint64, seq int32) uint64
 	llamaStateSeqSet  func(c uintptr, src unsafe.Pointer, n uint64, seq int32) uint64
-	llamaPerfContext  func(c uintptr) cPerfContextData
-	llamaPerfCtxReset func(c uintptr)
-	llamaSynchronize  func(c uintptr)
+	// The _ext calls take llama_state_seq_flags; nil where the library
+	// lacks them (older releases).
+	llamaStateSeqSizeExt func(c uintptr, seq int32, flags uint32) uint64
+	llamaStateSeqGetExt  func(c uintptr, dst unsafe.Pointer, n uint64, seq int32, flags uint32) uint64
+	llamaStateSeqSetExt  func(c uintptr, src unsafe.Pointer, n uint64, seq int32, flags uint32) uint64
+	llamaPerfContext     func(c uintptr) cPerfContextData
+	llamaPerfCtxReset    func(c uintptr)
+	llamaSynchronize     func(c uintptr)
 
 	// Raw addresses of the functions called once or more per token. They
 	// are called with purego.SyscallN, about 120 ns a call against 540 ns
@@ -121,9 +126,16 @@ type api struct {
 // checks each llama_* function's ABI signature against abi, the library's
 // llama.h: the signature speclab calls is read off the Go function type (or
 // stated, for the calls made through SyscallN). A missing symbol, or one the
-// header declares differently, is an error naming it. llama_version is the
-// one optional function (absent before v0.4.0).
+// header declares differently, is an error naming it. llama_version (absent
+// before v0.4.0) and the llama_state_seq_*_ext calls are optional: left nil
+// when absent.
 func bindAPI(h uintptr, a *api, abi *releases.ABI) error {
+	optional := map[string]bool{
+		"llama_version":                true,
+		"llama_state_seq_get_size_ext": true,
+		"llama_state_seq_get_data_ext": true,
+		"llama_state_seq_set_data_ext": true,
+	}
 	table := []struct {
 		fn   any
 		name string
@@ -212,6 +224,9 @@ func bindAPI(h uintptr, a *api, abi *releases.ABI) error {
 		{&a.llamaStateSeqSize, "llama_state_seq_get_size"},
 		{&a.llamaStateSeqGet, "llama_state_seq_get_data"},
 		{&a.llamaStateSeqSet, "llama_state_seq_set_data"},
+		{&a.llamaStateSeqSizeExt, "llama_state_seq_get_size_ext"},
+		{&a.llamaStateSeqGetExt, "llama_state_seq_get_data_ext"},
+		{&a.llamaStateSeqSetExt, "llama_state_seq_set_data_ext"},
 		{&a.llamaPerfContext, "llama_perf_context"},
 		{&a.llamaPerfCtxReset, "llama_perf_context_reset"},
 		{&a.llamaSynchronize, "llama_synchronize"},
@@ -219,13 +234,13 @@ func bindAPI(h uintptr, a *api, abi *releases.ABI) error {
 	for _, e := range table {
 		sym, err := purego.Dlsym(h, e.name)
 		if err != nil || sym == 0 {
-			if e.name == "llama_version" {
+			if optional[e.name] {
 				continue
 			}
 			return fmt.Errorf("symbol %s not found: %w", e.name, ErrWrongLibrary)
 		}
 		_, declared := abi.Functions[e.name]
-		if strings.HasPrefix(e.name, "llama_") && (declared || e.name != "llama_version") {
+		if strings.HasPrefix(e.name, "llama_") && (declared || !optional[e.name]) {
 			if err := checkSignature(abi, e.name, goABI(reflect.TypeOf(e.fn).Elem())); err != nil {
 				return err
 			}

@@ -127,3 +127,49 @@ func benchThreads(b *testing.B, model string) {
 		}
 	}
 }
+
+// BenchmarkCheckpoint times a checkpoint save + restore of the hybrid
+// (qwen35) model at several context lengths: partial (the recurrent part,
+// what speclab and llama-server v0.5.0 do) against the whole sequence
+// state (what speclab did before). The partial cost should be flat in the
+// context; the whole state grows with the attention cells.
+func BenchmarkCheckpoint(b *testing.B) {
+	m := load(b, testenv.Models(b, gguf.TypeQ8_0).Hybrid)
+	c := newCtx(b, m, 512)
+	toks := tokens(b, m, prompt)
+	for _, n := range []int{64, 256, 448} {
+		c.ClearMemory()
+		fill := make([]engine.Token, n)
+		for i := range fill {
+			fill[i] = toks[i%len(toks)]
+		}
+		if err := c.Decode(fill, 0, 0, engine.LogitsLast); err != nil {
+			b.Fatal(err)
+		}
+		b.Run(fmt.Sprintf("partial/pos=%d", n), func(b *testing.B) {
+			var ck engine.Checkpoint
+			for b.Loop() {
+				if err := c.Save(&ck, 0); err != nil {
+					b.Fatal(err)
+				}
+				if err := c.Restore(&ck, 0); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(ck.Bytes()), "state-bytes")
+		})
+		b.Run(fmt.Sprintf("whole/pos=%d", n), func(b *testing.B) {
+			var state []byte
+			for b.Loop() {
+				var err error
+				if state, err = c.SaveState(state, 0); err != nil {
+					b.Fatal(err)
+				}
+				if err := c.LoadState(0, state); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(len(state)), "state-bytes")
+		})
+	}
+}

@@ -367,16 +367,38 @@ func (c *Context) PosMin(seq int) int { return int(c.model.lib.c.llamaMemoryPosM
 // ClearMemory empties the memory of every sequence.
 func (c *Context) ClearMemory() { c.model.lib.c.llamaMemoryClear(c.mem, true) }
 
+// StateFlags are llama_state_seq_flags.
+type StateFlags uint32
+
+// StatePartialOnly is LLAMA_STATE_SEQ_FLAGS_PARTIAL_ONLY: only the part of
+// a sequence's memory that cannot drop a tail (a hybrid model's recurrent
+// state, not its attention KV cells).
+const StatePartialOnly StateFlags = 1
+
+// PartialStates reports whether the library has the llama_state_seq_*_ext
+// calls that take StateFlags.
+func (c *Context) PartialStates() bool { return c.model.lib.c.llamaStateSeqSizeExt != nil }
+
 // StateSize is the number of bytes SaveState needs for seq now.
-func (c *Context) StateSize(seq int) int {
+func (c *Context) StateSize(seq int) int { return c.stateSize(seq, 0) }
+
+func (c *Context) stateSize(seq int, flags StateFlags) int {
+	if flags != 0 {
+		return int(c.model.lib.c.llamaStateSeqSizeExt(c.ptr, int32(seq), uint32(flags)))
+	}
 	return int(c.model.lib.c.llamaStateSeqSize(c.ptr, int32(seq)))
 }
 
 // SaveState copies the state of sequence seq (its KV cells or recurrent
 // state) into dst, grown as needed, and returns it. Reusing dst across calls
 // avoids an allocation per checkpoint.
-func (c *Context) SaveState(dst []byte, seq int) ([]byte, error) {
-	n := c.StateSize(seq)
+func (c *Context) SaveState(dst []byte, seq int) ([]byte, error) { return c.saveState(dst, seq, 0) }
+
+func (c *Context) saveState(dst []byte, seq int, flags StateFlags) ([]byte, error) {
+	if flags != 0 && !c.PartialStates() {
+		return nil, fmt.Errorf("save state of sequence %d: this libllama has no llama_state_seq_get_data_ext for flags %d", seq, flags)
+	}
+	n := c.stateSize(seq, flags)
 	if cap(dst) < n {
 		dst = make([]byte, n)
 	}
@@ -384,7 +406,13 @@ func (c *Context) SaveState(dst []byte, seq int) ([]byte, error) {
 	if n == 0 {
 		return dst, nil
 	}
-	got := c.model.lib.c.llamaStateSeqGet(c.ptr, unsafe.Pointer(unsafe.SliceData(dst)), uint64(n), int32(seq))
+	p := unsafe.Pointer(unsafe.SliceData(dst))
+	var got uint64
+	if flags != 0 {
+		got = c.model.lib.c.llamaStateSeqGetExt(c.ptr, p, uint64(n), int32(seq), uint32(flags))
+	} else {
+		got = c.model.lib.c.llamaStateSeqGet(c.ptr, p, uint64(n), int32(seq))
+	}
 	if int(got) != n {
 		return nil, fmt.Errorf("save state of sequence %d: wrote %d of %d bytes", seq, got, n)
 	}
@@ -392,13 +420,84 @@ func (c *Context) SaveState(dst []byte, seq int) ([]byte, error) {
 }
 
 // LoadState replaces sequence seq with a state saved by SaveState.
-func (c *Context) LoadState(seq int, state []byte) error {
+func (c *Context) LoadState(seq int, state []byte) error { return c.loadState(seq, state, 0) }
+
+func (c *Context) loadState(seq int, state []byte, flags StateFlags) error {
 	if len(state) == 0 {
 		return fmt.Errorf("load state of sequence %d: empty state", seq)
 	}
-	got := c.model.lib.c.llamaStateSeqSet(c.ptr, unsafe.Pointer(unsafe.SliceData(state)), uint64(len(state)), int32(seq))
+	p := unsafe.Pointer(unsafe.SliceData(state))
+	var got uint64
+	if flags != 0 {
+		got = c.model.lib.c.llamaStateSeqSetExt(c.ptr, p, uint64(len(state)), int32(seq), uint32(flags))
+	} else {
+		got = c.model.lib.c.llamaStateSeqSet(c.ptr, p, uint64(len(state)), int32(seq))
+	}
 	if got == 0 {
 		return fmt.Errorf("load state of sequence %d: llama.cpp refused it: %s", seq, takeRecentLog())
+	}
+	return nil
+}
+
+// A Checkpoint returns a sequence whose memory cannot drop a tail
+// (recurrent and hybrid models) to the length it had when the checkpoint
+// was taken, as llama-server's speculative checkpoints do
+// (common_prompt_checkpoint). For a hybrid model, where the library has
+// the _ext calls, only the recurrent part is saved (StatePartialOnly) and
+// the attention tail is dropped on restore; otherwise the whole sequence
+// state is saved. The zero value is empty; reuse one to save without
+// allocating.
+type Checkpoint struct {
+	data    []byte
+	pos     int // positions [0, pos) were in memory
+	partial bool
+}
+
+// Bytes is the size of the saved state.
+func (ck *Checkpoint) Bytes() int { return len(ck.data) }
+
+// Pos is the length of the sequence when the checkpoint was taken.
+func (ck *Checkpoint) Pos() int { return ck.pos }
+
+// Partial reports whether only the recurrent part was saved.
+func (ck *Checkpoint) Partial() bool { return ck.partial }
+
+// PartialCheckpoints reports whether Save keeps only the part of the
+// memory that cannot drop a tail: the model is hybrid and the library has
+// the _ext state calls.
+func (c *Context) PartialCheckpoints() bool { return c.model.Info.Hybrid && c.PartialStates() }
+
+// Save takes a checkpoint of sequence seq into ck.
+func (c *Context) Save(ck *Checkpoint, seq int) error {
+	flags := StateFlags(0)
+	if c.PartialCheckpoints() {
+		flags = StatePartialOnly
+	}
+	data, err := c.saveState(ck.data, seq, flags)
+	if err != nil {
+		return fmt.Errorf("checkpoint: %w", err)
+	}
+	ck.data, ck.pos, ck.partial = data, c.PosMax(seq)+1, flags != 0
+	return nil
+}
+
+// Restore returns sequence seq to checkpoint ck: positions [0, ck.Pos()).
+func (c *Context) Restore(ck *Checkpoint, seq int) error {
+	if ck.data == nil {
+		return fmt.Errorf("restore checkpoint of sequence %d: no checkpoint taken", seq)
+	}
+	flags := StateFlags(0)
+	if ck.partial {
+		flags = StatePartialOnly
+	}
+	if err := c.loadState(seq, ck.data, flags); err != nil {
+		return fmt.Errorf("restore checkpoint: %w", err)
+	}
+	if ck.partial && !c.RemoveTail(seq, ck.pos) {
+		return fmt.Errorf("restore checkpoint of sequence %d: the attention memory refused to drop positions %d and on", seq, ck.pos)
+	}
+	if got := c.PosMax(seq) + 1; got != ck.pos {
+		return fmt.Errorf("restore checkpoint of sequence %d: memory holds %d positions, the checkpoint %d", seq, got, ck.pos)
 	}
 	return nil
 }

@@ -3,6 +3,7 @@ package engine_test
 import (
 	"errors"
 	"math"
+	"path/filepath"
 	"slices"
 	"testing"
 
@@ -266,6 +267,84 @@ func TestStateSaveRestore(t *testing.T) {
 				if d := maxDiff(first[i], again[i]); d != 0 {
 					t.Errorf("token %d: logits after restore differ by %g", i, d)
 				}
+			}
+		})
+	}
+}
+
+// TestCheckpoint: Save → decode a draft → Restore → decode gives the
+// logits of the first decode, for the hybrid model (partial: recurrent part
+// only, attention tail dropped), the mamba model (whole state) and the
+// transformer; a partial checkpoint's size does not grow with the context
+// while the whole hybrid state does.
+func TestCheckpoint(t *testing.T) {
+	set := testenv.Models(t, gguf.TypeQ8_0)
+	tests := []struct {
+		path    string
+		partial bool
+	}{
+		{set.Hybrid, true},
+		{set.Recurrent, false},
+		{set.Target, false},
+	}
+	for _, tt := range tests {
+		t.Run(filepath.Base(tt.path), func(t *testing.T) {
+			m := load(t, tt.path)
+			c := newCtx(t, m, 256)
+			if got := c.PartialCheckpoints(); got != tt.partial {
+				t.Fatalf("PartialCheckpoints = %v, want %v", got, tt.partial)
+			}
+			toks := tokens(t, m, prompt)
+			if err := c.Decode(toks, 0, 0, engine.LogitsLast); err != nil {
+				t.Fatal(err)
+			}
+			pos := len(toks)
+			var ck engine.Checkpoint
+			if err := c.Save(&ck, 0); err != nil {
+				t.Fatal(err)
+			}
+			if ck.Pos() != pos || ck.Partial() != tt.partial || ck.Bytes() == 0 {
+				t.Fatalf("checkpoint pos %d partial %v bytes %d; want pos %d partial %v", ck.Pos(), ck.Partial(), ck.Bytes(), pos, tt.partial)
+			}
+			full := c.StateSize(0)
+			if tt.partial && ck.Bytes() >= full {
+				t.Errorf("partial checkpoint %d bytes, the whole state %d", ck.Bytes(), full)
+			}
+			draft := []engine.Token{toks[1], toks[2], toks[3]}
+			first := allLogits(t, c, draft, pos)
+			for range 2 {
+				if err := c.Restore(&ck, 0); err != nil {
+					t.Fatal(err)
+				}
+				if got := c.PosMax(0); got != pos-1 {
+					t.Fatalf("after restore PosMax = %d, want %d", got, pos-1)
+				}
+				again := allLogits(t, c, draft, pos)
+				for i := range first {
+					if d := maxDiff(first[i], again[i]); d != 0 {
+						t.Errorf("token %d: logits after restore differ by %g", i, d)
+					}
+				}
+			}
+			// 64 more tokens: a partial checkpoint keeps its size, the
+			// whole state grows with the attention cells.
+			more := make([]engine.Token, 64)
+			for i := range more {
+				more[i] = toks[i%len(toks)]
+			}
+			if err := c.Decode(more, pos+len(draft), 0, engine.LogitsLast); err != nil {
+				t.Fatal(err)
+			}
+			was := ck.Bytes()
+			if err := c.Save(&ck, 0); err != nil {
+				t.Fatal(err)
+			}
+			grown := c.StateSize(0) > full
+			switch {
+			case tt.partial && ck.Bytes() != was:
+				t.Errorf("partial checkpoint grew from %d to %d bytes over 64 tokens", was, ck.Bytes())
+			case m.Info.Hybrid && !grown:
+				t.Errorf("whole hybrid state did not grow over 64 tokens (%d bytes)", full)
 			}
 		})
 	}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"strings"
 	"unsafe"
 
 	"github.com/speclab/speclab/engine/bpe"
@@ -15,6 +16,10 @@ type Token = int32
 
 // ErrLoad: libllama refused a model that passed speclab's own GGUF checks.
 var ErrLoad = errors.New("libllama could not load the model")
+
+// ErrUnknownArch: the library predates the model's architecture (it wraps
+// ErrLoad).
+var ErrUnknownArch = fmt.Errorf("%w: this libllama does not know the model's architecture", ErrLoad)
 
 // LoadMode is llama_load_mode: how weights are brought into memory.
 type LoadMode int32
@@ -123,6 +128,10 @@ func (l *Lib) LoadModel(path string, p ModelParams) (*Model, error) {
 		why := takeRecentLog()
 		if why == "" {
 			why = "no reason given"
+		}
+		if strings.Contains(why, "unknown model architecture") {
+			return nil, fmt.Errorf("load %s: %w %q (llama.cpp %s; use a newer build): llama.cpp said: %s",
+				path, ErrUnknownArch, f.Architecture(), l.Version, why)
 		}
 		return nil, fmt.Errorf("load %s: %w: llama.cpp said: %s", path, ErrLoad, why)
 	}

@@ -383,7 +383,7 @@ func (e *env) cell(ctx context.Context, w *runlog.Writer, runID, shard string, c
 		Backend: e.backend, Device: e.device, Threads: int32(e.Threads),
 		TargetPath: c.Models.Target, TargetSHA256: e.tHash, TargetArch: e.Target.Info.Architecture,
 		TargetParams: int64(e.Target.Info.Params), TargetBytes: int64(e.Target.Info.Size),
-		TargetRollback: map[bool]string{true: "kv", false: "checkpoint"}[e.Loop.CanRemoveTail()],
+		TargetRollback: e.Loop.Rollback(),
 		Host:           hostname(), StartedAt: started.UnixMicro(), FinishedAt: time.Now().UnixMicro(),
 	}
 	row.SetEmpty(st.Empty)

@@ -19,10 +19,13 @@ type Step struct {
 	Reason     drafts.Reason // why the draft is empty (ReasonNone when it is not)
 	Checkpoint bool          // a state checkpoint was taken (recurrent/hybrid target)
 	StateBytes int           // size of that checkpoint
-	Propose    time.Duration // time in the proposer
-	Verify     time.Duration // time in the target's decode of [last + draft]
-	Rollback   time.Duration // time removing the tail, or restoring + replaying
-	Overhead   time.Duration // the rest of the step: verification logic, events
+	// PartialState: the checkpoint held only the recurrent part of a
+	// hybrid memory (the attention tail is dropped instead).
+	PartialState bool
+	Propose      time.Duration // time in the proposer
+	Verify       time.Duration // time in the target's decode of [last + draft]
+	Rollback     time.Duration // time removing the tail, or restoring + replaying
+	Overhead     time.Duration // the rest of the step: verification logic, events
 }
 
 // TokenEvent is the fate of one drafted token.

@@ -46,7 +46,9 @@ type Rollback string
 const (
 	// Checkpoint saves the sequence state before each verify and restores
 	// it, then replays the accepted tokens, after a partial accept
-	// (llama.cpp since 2026-04-19).
+	// (llama.cpp since 2026-04-19). A hybrid target's checkpoint holds only
+	// its recurrent part and its attention tail is dropped, as v0.5.0's
+	// server does (engine.Checkpoint).
 	Checkpoint Rollback = "checkpoint"
 	// Refuse turns speculation off for such targets, as llama.cpp did from
 	// 2026-02-06 to 2026-04-19; every step then reports
@@ -223,7 +225,7 @@ type loop struct {
 
 	history []Token // prompt + generated
 	batch   []Token
-	state   []byte
+	ckpt    engine.Checkpoint
 	p, r    sample.Dist
 	point   sample.Dist
 	step    Step
@@ -337,12 +339,10 @@ func (l *loop) verifyStep(nPast int) (int, error) {
 	// 2. Checkpoint a target that cannot drop a tail.
 	if k > 0 && !l.t.CanRemoveTail() {
 		tr := time.Now()
-		var err error
-		l.state, err = l.t.SaveState(l.state)
-		if err != nil {
-			return nPast, fmt.Errorf("step %d: checkpoint: %w", s.Step, err)
+		if err := l.t.Save(&l.ckpt); err != nil {
+			return nPast, fmt.Errorf("step %d: %w", s.Step, err)
 		}
-		s.Checkpoint, s.StateBytes = true, len(l.state)
+		s.Checkpoint, s.StateBytes, s.PartialState = true, l.ckpt.Bytes(), l.ckpt.Partial()
 		st.Checkpoints++
 		s.Rollback += time.Since(tr)
 	}
@@ -364,8 +364,8 @@ func (l *loop) verifyStep(nPast int) (int, error) {
 				return nPast, fmt.Errorf("step %d: the target refused to drop its tail", s.Step)
 			}
 		} else {
-			if err := l.t.LoadState(l.state); err != nil {
-				return nPast, fmt.Errorf("step %d: restore checkpoint: %w", s.Step, err)
+			if err := l.t.Restore(&l.ckpt); err != nil {
+				return nPast, fmt.Errorf("step %d: %w", s.Step, err)
 			}
 			if err := l.t.Decode(l.batch[:j+1], nPast, engine.LogitsNone); err != nil {
 				return nPast, fmt.Errorf("step %d: replay after restore: %w", s.Step, err)

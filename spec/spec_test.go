@@ -227,54 +227,126 @@ func checkEvents(t *testing.T, res *spec.Result, ev *spec.Collect) {
 	}
 }
 
+// stepLog records the checkpoint of every step.
+type stepLog struct {
+	spec.Discard
+	partial, whole, bytes []int
+}
+
+func (l *stepLog) OnStep(s *spec.Step) {
+	switch {
+	case s.Checkpoint && s.PartialState:
+		l.partial = append(l.partial, s.Step)
+		l.bytes = append(l.bytes, s.StateBytes)
+	case s.Checkpoint:
+		l.whole = append(l.whole, s.Step)
+		l.bytes = append(l.bytes, s.StateBytes)
+	}
+}
+
 // TestRecurrentTarget: a target whose memory cannot drop a tail is verified
 // with state checkpoints and stays lossless; with Refuse, speculation is off
-// and every step says why.
+// and every step says why. The hybrid (qwen35) target's checkpoints hold
+// only its recurrent part, of one size at every position; the mamba
+// target's hold its whole state.
 func TestRecurrentTarget(t *testing.T) {
 	set := testenv.Models(t, gguf.TypeQ8_0)
-	target, draft := load(t, set.Recurrent), load(t, set.Draft)
+	draft := load(t, set.Draft)
+	for _, tt := range []struct {
+		path     string
+		rollback string
+	}{
+		{set.Recurrent, "checkpoint"},
+		{set.Hybrid, "partial-checkpoint"},
+	} {
+		target := load(t, tt.path)
+		ref := newCtx(t, target, 512)
+		tg := newTarget(t, target)
+		if tg.CanRemoveTail() || tg.Rollback() != tt.rollback {
+			t.Fatalf("%s: CanRemoveTail %v, rollback %q; want false, %q", tt.path, tg.CanRemoveTail(), tg.Rollback(), tt.rollback)
+		}
+		props := map[string]func(t *testing.T) drafts.Proposer{
+			"draft-simple": func(t *testing.T) drafts.Proposer { return draftModel(t, target, draft) },
+			"ngram-simple": func(t *testing.T) drafts.Proposer {
+				return ngram(t, "ngram-simple", map[string]int{"spec-ngram-simple-size-n": 2, "spec-ngram-simple-size-m": 4})
+			},
+		}
+		for name, mk := range props {
+			t.Run(target.Info.Architecture+"/"+name, func(t *testing.T) {
+				prop := mk(t)
+				rejected := 0
+				var log stepLog
+				for _, p := range prompts {
+					toks := tokenize(t, target, p)
+					want := plainGreedy(t, ref, toks, 48)
+					tg.Clear()
+					res, err := spec.Generate(context.Background(), tg, prop, toks, spec.Config{NPredict: 48}, &log)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if !slices.Equal(res.Tokens, want) {
+						t.Fatalf("speculative output differs\n spec %v\nplain %v", res.Tokens, want)
+					}
+					rejected += res.Stats.Drafted - res.Stats.Accepted
+					tg.Clear()
+					res, err = spec.Generate(context.Background(), tg, prop, toks, spec.Config{NPredict: 48, Rollback: spec.Refuse}, nil)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if !slices.Equal(res.Tokens, want) || res.Stats.Drafted != 0 || res.Stats.Empty[drafts.TargetCannotRollbck] == 0 {
+						t.Fatalf("refuse: drafted %d, reasons %v", res.Stats.Drafted, res.Stats.Empty)
+					}
+				}
+				partial := tt.rollback == "partial-checkpoint"
+				switch {
+				case len(log.partial)+len(log.whole) == 0:
+					t.Errorf("no checkpoint was ever taken")
+				case partial && len(log.whole) > 0, !partial && len(log.partial) > 0:
+					t.Errorf("%d partial and %d whole checkpoints; want only %s ones", len(log.partial), len(log.whole), tt.rollback)
+				case slices.Min(log.bytes) != slices.Max(log.bytes):
+					t.Errorf("checkpoint sizes vary from %d to %d bytes with the position", slices.Min(log.bytes), slices.Max(log.bytes))
+				}
+				if name == "draft-simple" && rejected == 0 {
+					t.Errorf("no draft token was ever rejected: the restore path is untested")
+				}
+			})
+		}
+	}
+}
+
+// TestRecurrentDraft: drafts whose memory cannot drop a tail (mamba,
+// qwen35) are checkpointed rather than re-decoded from position 0 after a
+// rejection, and the output stays the target's.
+func TestRecurrentDraft(t *testing.T) {
+	set := testenv.Models(t, gguf.TypeQ8_0)
+	target := load(t, set.Target)
 	ref := newCtx(t, target, 512)
 	tg := newTarget(t, target)
-	if tg.CanRemoveTail() {
-		t.Fatal("recurrent target claims it can drop a tail")
-	}
-	props := map[string]func(t *testing.T) drafts.Proposer{
-		"draft-simple": func(t *testing.T) drafts.Proposer { return draftModel(t, target, draft) },
-		"ngram-simple": func(t *testing.T) drafts.Proposer {
-			return ngram(t, "ngram-simple", map[string]int{"spec-ngram-simple-size-n": 2, "spec-ngram-simple-size-m": 4})
-		},
-	}
-	for name, mk := range props {
-		t.Run(name, func(t *testing.T) {
-			prop := mk(t)
-			checkpoints, rejected := 0, 0
+	for _, path := range []string{set.Recurrent, set.Hybrid} {
+		draft := load(t, path)
+		t.Run(draft.Info.Architecture, func(t *testing.T) {
+			prop := draftModel(t, target, draft).(*drafts.DraftModel)
+			rejected := 0
 			for _, p := range prompts {
 				toks := tokenize(t, target, p)
 				want := plainGreedy(t, ref, toks, 48)
 				tg.Clear()
+				prop.Reset()
 				res, err := spec.Generate(context.Background(), tg, prop, toks, spec.Config{NPredict: 48}, nil)
 				if err != nil {
 					t.Fatal(err)
 				}
 				if !slices.Equal(res.Tokens, want) {
-					t.Fatalf("recurrent target: speculative output differs\n spec %v\nplain %v", res.Tokens, want)
+					t.Fatalf("speculative output differs\n spec %v\nplain %v", res.Tokens, want)
 				}
-				checkpoints += res.Stats.Checkpoints
 				rejected += res.Stats.Drafted - res.Stats.Accepted
-				tg.Clear()
-				res, err = spec.Generate(context.Background(), tg, prop, toks, spec.Config{NPredict: 48, Rollback: spec.Refuse}, nil)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if !slices.Equal(res.Tokens, want) || res.Stats.Drafted != 0 || res.Stats.Empty[drafts.TargetCannotRollbck] == 0 {
-					t.Fatalf("refuse: drafted %d, reasons %v", res.Stats.Drafted, res.Stats.Empty)
-				}
 			}
-			if checkpoints == 0 {
-				t.Errorf("%s: no checkpoint was ever taken", name)
+			st := prop.Stats()
+			if rejected == 0 || st.Restores == 0 {
+				t.Fatalf("%d rejected tokens, %d draft restores: the checkpoint path is untested", rejected, st.Restores)
 			}
-			if name == "draft-simple" && rejected == 0 {
-				t.Errorf("no draft token was ever rejected: the restore path is untested")
+			if st.Redecoded != 0 {
+				t.Errorf("the draft re-decoded %d tokens from position 0 after rejections", st.Redecoded)
 			}
 		})
 	}

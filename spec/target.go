@@ -20,9 +20,10 @@ type Target interface {
 	CanRemoveTail() bool
 	// RemoveTail drops positions [from, ∞); false when impossible.
 	RemoveTail(from int) bool
-	// SaveState and LoadState checkpoint the sequence (recurrent targets).
-	SaveState(dst []byte) ([]byte, error)
-	LoadState(state []byte) error
+	// Save checkpoints the sequence into ck, and Restore returns it to
+	// ck (targets that cannot drop a tail); see engine.Checkpoint.
+	Save(ck *engine.Checkpoint) error
+	Restore(ck *engine.Checkpoint) error
 	// Clear empties the memory.
 	Clear()
 	NVocab() int
@@ -46,17 +47,29 @@ func NewTarget(c *engine.Context) (*EngineTarget, error) {
 	return &EngineTarget{Ctx: c, canDrop: ok}, nil
 }
 
+// Rollback names how the target undoes a rejected draft, as run folders
+// record it: "kv" (the KV cache drops its tail), "partial-checkpoint" (a
+// hybrid memory: the recurrent part is checkpointed, the attention tail
+// dropped) or "checkpoint" (the whole sequence state is checkpointed).
+func (t *EngineTarget) Rollback() string {
+	switch {
+	case t.canDrop:
+		return "kv"
+	case t.Ctx.PartialCheckpoints():
+		return "partial-checkpoint"
+	}
+	return "checkpoint"
+}
+
 func (t *EngineTarget) Decode(tokens []Token, pos int, out engine.Outputs) error {
 	return t.Ctx.Decode(tokens, pos, 0, out)
 }
-func (t *EngineTarget) Logits(i int) []float32   { return t.Ctx.Logits(i) }
-func (t *EngineTarget) CanRemoveTail() bool      { return t.canDrop }
-func (t *EngineTarget) RemoveTail(from int) bool { return t.Ctx.RemoveTail(0, from) }
-func (t *EngineTarget) SaveState(dst []byte) ([]byte, error) {
-	return t.Ctx.SaveState(dst, 0)
-}
-func (t *EngineTarget) LoadState(s []byte) error { return t.Ctx.LoadState(0, s) }
-func (t *EngineTarget) Clear()                   { t.Ctx.ClearMemory() }
-func (t *EngineTarget) NVocab() int              { return t.Ctx.NVocab() }
-func (t *EngineTarget) NCtx() int                { return t.Ctx.NCtx() }
-func (t *EngineTarget) IsEOG(tok Token) bool     { return t.Ctx.Model().IsEOG(tok) }
+func (t *EngineTarget) Logits(i int) []float32              { return t.Ctx.Logits(i) }
+func (t *EngineTarget) CanRemoveTail() bool                 { return t.canDrop }
+func (t *EngineTarget) RemoveTail(from int) bool            { return t.Ctx.RemoveTail(0, from) }
+func (t *EngineTarget) Save(ck *engine.Checkpoint) error    { return t.Ctx.Save(ck, 0) }
+func (t *EngineTarget) Restore(ck *engine.Checkpoint) error { return t.Ctx.Restore(ck, 0) }
+func (t *EngineTarget) Clear()                              { t.Ctx.ClearMemory() }
+func (t *EngineTarget) NVocab() int                         { return t.Ctx.NVocab() }
+func (t *EngineTarget) NCtx() int                           { return t.Ctx.NCtx() }
+func (t *EngineTarget) IsEOG(tok Token) bool                { return t.Ctx.Model().IsEOG(tok) }

@@ -141,7 +141,7 @@ func measureTarget(m *engine.Model, cp engine.ContextParams, maxB, reps int) ([]
 		return nil, 0, false, err
 	}
 	pos := len(prompt)
-	var state []byte
+	var ck engine.Checkpoint
 	batch := make([]engine.Token, maxB)
 	for i := range batch {
 		batch[i] = prompt[(i+1)%len(prompt)]
@@ -155,7 +155,7 @@ func measureTarget(m *engine.Model, cp engine.ContextParams, maxB, reps int) ([]
 			var save time.Duration
 			if !drop {
 				ts := time.Now()
-				if state, err = ctx.SaveState(state, 0); err != nil {
+				if err = ctx.Save(&ck, 0); err != nil {
 					return nil, 0, false, err
 				}
 				save = time.Since(ts)
@@ -168,7 +168,7 @@ func measureTarget(m *engine.Model, cp engine.ContextParams, maxB, reps int) ([]
 			t1 := time.Now()
 			if drop {
 				ctx.RemoveTail(0, pos)
-			} else if err := ctx.LoadState(0, state); err != nil {
+			} else if err := ctx.Restore(&ck, 0); err != nil {
 				return nil, 0, false, err
 			}
 			rollback = append(rollback, ms(save+time.Since(t1)))

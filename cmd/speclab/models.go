@@ -58,7 +58,7 @@ Examples:
 				if err != nil {
 					return fmt.Errorf("models synth: %w", err)
 				}
-				for _, p := range []string{set.Target, set.Draft, set.OtherVocab, set.Recurrent} {
+				for _, p := range set.Paths() {
 					st, err := os.Stat(p)
 					if err != nil {
 						return err

@@ -70,6 +70,16 @@ type Set struct {
 	// n_embd 64): libllama reports it recurrent, and its memory cannot
 	// drop a tail.
 	Recurrent string
+	// Hybrid is a "qwen35" model (Qwen3.5's Gated DeltaNet layers with one
+	// gated attention layer in four) with the target's tokenizer: 4 layers,
+	// n_embd 64. Its hybrid memory cannot drop a tail, but its attention
+	// part can, so a checkpoint need hold only the recurrent part.
+	Hybrid string
+}
+
+// Paths lists the set's files in the order WriteSet writes them.
+func (s Set) Paths() []string {
+	return []string{s.Target, s.Draft, s.OtherVocab, s.Recurrent, s.Hybrid}
 }
 
 // File names in the directory WriteSet writes.
@@ -78,6 +88,7 @@ const (
 	DraftFile      = "draft.gguf"
 	OtherVocabFile = "other-vocab.gguf"
 	RecurrentFile  = "recurrent.gguf"
+	HybridFile     = "hybrid.gguf"
 )
 
 // Tokenizer returns the tokenizer of the synthetic target, trained on the
@@ -105,6 +116,12 @@ func DraftConfig(t gguf.Type) LlamaConfig {
 // RecurrentModelConfig is the configuration of Set.Recurrent.
 func RecurrentModelConfig(t gguf.Type) RecurrentConfig {
 	return RecurrentConfig{Name: "speclab-synth-mamba", Embd: 64, Layers: 2, Context: 512, StateSize: 16, ConvKernel: 4, DTRank: 4, Type: t}
+}
+
+// HybridModelConfig is the configuration of Set.Hybrid.
+func HybridModelConfig(t gguf.Type) HybridConfig {
+	return HybridConfig{Name: "speclab-synth-qwen35", Embd: 64, Layers: 4, AttnInterval: 4, Heads: 2, HeadsKV: 1, FF: 128,
+		Context: 512, StateSize: 16, KHeads: 2, VHeads: 2, ConvKernel: 4, Type: t}
 }
 
 // WriteSet writes the synthetic model set into dir (created if needed) and
@@ -137,6 +154,7 @@ func WriteSet(dir string, opt Options) (Set, error) {
 		Draft:      filepath.Join(dir, DraftFile),
 		OtherVocab: filepath.Join(dir, OtherVocabFile),
 		Recurrent:  filepath.Join(dir, RecurrentFile),
+		Hybrid:     filepath.Join(dir, HybridFile),
 	}
 	otherCfg := DraftConfig(opt.Type)
 	otherCfg.Name = "speclab-synth-other-vocab"
@@ -152,6 +170,9 @@ func WriteSet(dir string, opt Options) (Set, error) {
 		{path: set.OtherVocab, build: func() ([]gguf.KV, []gguf.Tensor, error) { return buildLlama(otherCfg, other, opt.Seed) }},
 		{path: set.Recurrent, build: func() ([]gguf.KV, []gguf.Tensor, error) {
 			return buildMamba(RecurrentModelConfig(opt.Type), tok, opt.Seed)
+		}},
+		{path: set.Hybrid, build: func() ([]gguf.KV, []gguf.Tensor, error) {
+			return buildHybrid(HybridModelConfig(opt.Type), tok, opt.Seed)
 		}},
 	}
 	// Build everything and look at what is there before writing anything,

@@ -19,7 +19,7 @@ import (
 
 var weightTypes = []gguf.Type{gguf.TypeF32, gguf.TypeF16, gguf.TypeQ8_0, gguf.TypeMXFP4}
 
-func paths(s synth.Set) []string { return []string{s.Target, s.Draft, s.OtherVocab, s.Recurrent} }
+func paths(s synth.Set) []string { return s.Paths() }
 
 func readAll(t *testing.T, s synth.Set) [][]byte {
 	t.Helper()
@@ -102,8 +102,8 @@ func TestWriteSetIdempotent(t *testing.T) {
 	if _, err := gguf.Open(s.Draft); err != nil {
 		t.Errorf("damaged draft not repaired: %v", err)
 	}
-	if entries, _ := os.ReadDir(dir); len(entries) != 4 {
-		t.Errorf("%d entries in the folder, want the 4 models only", len(entries))
+	if entries, _ := os.ReadDir(dir); len(entries) != len(s.Paths()) {
+		t.Errorf("%d entries in the folder, want the %d models only", len(entries), len(s.Paths()))
 	}
 	// ... and another seed's models are not overwritten without Overwrite.
 	was, _ := os.ReadFile(s.Target)
@@ -137,6 +137,7 @@ func TestFiles(t *testing.T) {
 				{s.Draft, "llama", synth.DefaultVocab, 64},
 				{s.OtherVocab, "llama", synth.DefaultVocab + 256, 64},
 				{s.Recurrent, "mamba", synth.DefaultVocab, 64},
+				{s.Hybrid, "qwen35", synth.DefaultVocab, 64},
 			}
 			for _, tt := range tests {
 				f, err := gguf.Open(tt.path)
@@ -346,11 +347,14 @@ func TestLibllama(t *testing.T) {
 				defer m.Close()
 				models[p] = m
 			}
-			target, draft, other, rec := models[s.Target], models[s.Draft], models[s.OtherVocab], models[s.Recurrent]
-			if !rec.Info.Recurrent || target.Info.Recurrent || draft.Info.Recurrent {
-				t.Errorf("recurrent: target %v, draft %v, mamba %v", target.Info.Recurrent, draft.Info.Recurrent, rec.Info.Recurrent)
+			target, draft, other, rec, hyb := models[s.Target], models[s.Draft], models[s.OtherVocab], models[s.Recurrent], models[s.Hybrid]
+			if !rec.Info.Recurrent || target.Info.Recurrent || draft.Info.Recurrent || hyb.Info.Recurrent {
+				t.Errorf("recurrent: target %v, draft %v, mamba %v, qwen35 %v", target.Info.Recurrent, draft.Info.Recurrent, rec.Info.Recurrent, hyb.Info.Recurrent)
 			}
-			for _, m := range []*engine.Model{target, draft, rec} {
+			if !hyb.Info.Hybrid || rec.Info.Hybrid || target.Info.Hybrid {
+				t.Errorf("hybrid: target %v, mamba %v, qwen35 %v", target.Info.Hybrid, rec.Info.Hybrid, hyb.Info.Hybrid)
+			}
+			for _, m := range []*engine.Model{target, draft, rec, hyb} {
 				if m.Info.VocabSize != len(tok.Tokens) || m.Info.BOS != tok.BOS || m.Info.EOS != tok.EOS || m.Info.AddBOS != tok.AddBOS {
 					t.Errorf("%s: vocabulary %d BOS %d EOS %d add_bos %v", m.Info.Path, m.Info.VocabSize, m.Info.BOS, m.Info.EOS, m.Info.AddBOS)
 				}
@@ -361,11 +365,14 @@ func TestLibllama(t *testing.T) {
 			if ok, err := rec.CanRemoveTail(); ok || err != nil {
 				t.Errorf("mamba CanRemoveTail = %v, %v; want false", ok, err)
 			}
+			if ok, err := hyb.CanRemoveTail(); ok || err != nil {
+				t.Errorf("qwen35 CanRemoveTail = %v, %v; want false", ok, err)
+			}
 			if ok, err := target.CanRemoveTail(); !ok || err != nil {
 				t.Errorf("target CanRemoveTail = %v, %v; want true", ok, err)
 			}
 
-			for _, m := range []*engine.Model{target, draft, other, rec} {
+			for _, m := range []*engine.Model{target, draft, other, rec, hyb} {
 				out := generate(t, m, prompt, 24)
 				if d := distinct(out); d < 6 {
 					t.Errorf("%s: greedy output %v has only %d distinct tokens", m.Info.Path, out, d)

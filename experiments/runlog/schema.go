@@ -76,7 +76,7 @@ type RunRow struct {
 	TargetArch     string `parquet:"target_arch"`
 	TargetParams   int64  `parquet:"target_params"`
 	TargetBytes    int64  `parquet:"target_bytes"`
-	TargetRollback string `parquet:"target_rollback"` // "kv" or "checkpoint"
+	TargetRollback string `parquet:"target_rollback"` // spec.EngineTarget.Rollback: "kv", "partial-checkpoint" or "checkpoint"
 	DraftPath      string `parquet:"draft_path"`
 	DraftSHA256    string `parquet:"draft_sha256"`
 	DraftParams    int64  `parquet:"draft_params"`

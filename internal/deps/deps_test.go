@@ -40,7 +40,7 @@ models/corpus:       engine/bpe
 models/export:       engine/bpe engine/gguf models models/corpus
 models/prep:         engine/bpe models/corpus
 internal/deps:
-internal/testenv:    engine engine/gguf engine/llamalib engine/synth
+internal/testenv:    engine engine/gguf engine/llamalib engine/releases engine/synth
 cmd/speclab:         *
 `
 
