@@ -226,6 +226,7 @@ type loop struct {
 	history []Token // prompt + generated
 	batch   []Token
 	ckpt    engine.Checkpoint
+	out     []Token // tokens a step emits
 	p, r    sample.Dist
 	point   sample.Dist
 	step    Step
@@ -357,19 +358,12 @@ func (l *loop) verifyStep(nPast int) (int, error) {
 	j, next := l.accept(d)
 
 	// 4. Roll back to [cur + accepted draft].
+	l.out = append(append(l.out[:0], d.Tokens[:j]...), next)
 	if j < k {
 		tr := time.Now()
-		if l.t.CanRemoveTail() {
-			if !l.t.RemoveTail(nPast + j + 1) {
-				return nPast, fmt.Errorf("step %d: the target refused to drop its tail", s.Step)
-			}
-		} else {
-			if err := l.t.Restore(&l.ckpt); err != nil {
-				return nPast, fmt.Errorf("step %d: %w", s.Step, err)
-			}
-			if err := l.t.Decode(l.batch[:j+1], nPast, engine.LogitsNone); err != nil {
-				return nPast, fmt.Errorf("step %d: replay after restore: %w", s.Step, err)
-			}
+		var err error
+		if j, err = l.rollback(nPast, cur, j); err != nil {
+			return nPast, fmt.Errorf("step %d: %w", s.Step, err)
 		}
 		s.Rollback += time.Since(tr)
 	}
@@ -378,15 +372,11 @@ func (l *loop) verifyStep(nPast int) (int, error) {
 		st.DraftSteps++
 	}
 	l.cfg.Policy.Observe(k, j)
-	nPast += j + 1
+	nPast += len(l.out)
 
 	// 5. Emit accepted tokens and the target's own, up to EOG / n_predict.
 	emitted := 0
-	for i := 0; i <= j; i++ {
-		tok := next
-		if i < j {
-			tok = d.Tokens[i]
-		}
+	for _, tok := range l.out {
 		if len(l.res.Tokens) >= l.cfg.NPredict {
 			break
 		}
@@ -409,6 +399,59 @@ func (l *loop) verifyStep(nPast int) (int, error) {
 	st.Overhead += s.Overhead
 	l.sink.OnStep(s)
 	return nPast, nil
+}
+
+// rollback undoes the rejected tail of a verify of [cur + draft] at nPast
+// whose first j draft tokens were accepted; l.out holds them and the
+// target's own token. It returns the number of accepted draft tokens.
+//
+// A target that can drop a tail drops it. One that cannot is restored
+// from the checkpoint taken before the verify, then, as llama-server does
+// (spec_is_replay), [cur + accepted + the target's token] is decoded again
+// and verified again: the target's choice after it comes out of the same
+// decode, so l.out gains it (a token without a draft step of its own), and
+// the accepted count is the replay's less that token. A replay that
+// disagrees with the first verify (a near-tie between batch shapes, or a
+// fresh draw at T > 0) is restored and replayed again, as the server's
+// loop does. With --verify rejection the accepted tokens are replayed
+// without logits instead: their acceptance is final.
+func (l *loop) rollback(nPast int, cur Token, j int) (int, error) {
+	if l.t.CanRemoveTail() {
+		if !l.t.RemoveTail(nPast + j + 1) {
+			return j, fmt.Errorf("the target refused to drop its tail")
+		}
+		return j, nil
+	}
+	for {
+		if err := l.t.Restore(&l.ckpt); err != nil {
+			return j, err
+		}
+		l.batch = append(append(l.batch[:0], cur), l.out...)
+		if l.cfg.Verify == Rejection {
+			if err := l.t.Decode(l.batch[:len(l.out)], nPast, engine.LogitsNone); err != nil {
+				return j, fmt.Errorf("replay after restore: %w", err)
+			}
+			return j, nil
+		}
+		if err := l.t.Decode(l.batch, nPast, engine.LogitsAll); err != nil {
+			return j, fmt.Errorf("replay after restore: %w", err)
+		}
+		n := len(l.out)
+		i := 0
+		var next Token
+		for ; i <= n; i++ {
+			next = l.choose(l.t.Logits(i))
+			if i == n || next != l.out[i] {
+				break
+			}
+		}
+		if i == n { // the replay agrees: keep it and its bonus token
+			l.out = append(l.out, next)
+			return n - 1, nil
+		}
+		l.out = append(l.out[:i], next)
+		j = i
+	}
 }
 
 // accept verifies the draft against the logits of the last decode and
