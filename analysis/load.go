@@ -157,7 +157,12 @@ func (s *StepStats) countKJ(k, j int, n int64) {
 // whole, the steps and tokens tables by column scans, in parallel over the
 // part files. Steps and tokens of executions without a runs row (a killed
 // execution) are left out, as are cells executed again (the latest wins).
+// Folders whose tables disagree (runlog.Verify) are refused: their numbers
+// would be false zeros.
 func Load(dirs []string) (*Data, error) {
+	if err := runlog.Verify(dirs); err != nil {
+		return nil, err
+	}
 	runs, err := runlog.ReadRuns(dirs)
 	if err != nil {
 		return nil, err

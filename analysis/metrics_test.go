@@ -70,10 +70,10 @@ func TestMetricsKnownAnswers(t *testing.T) {
 		{"accepted", s.Accepted, 9},
 		{"no-history", s.Empty["no-history"], 1},
 		{"no-match", s.Empty["no-match"], 1},
-		{"tokens logged", s.T.Tokens, 11},
+		{"tokens logged", s.T.Tokens, 13},
 		{"accepted tokens", s.T.Accepted.N, 9},
 		{"rejected tokens", s.T.Rejected.N, 2},
-		{"unverified tokens", s.T.Unverified.N, 0},
+		{"unverified tokens", s.T.Unverified.N, 2},
 		{"cells", int64(s.Cells), 3},
 		{"repeats", int64(s.Repeats), 3},
 	}

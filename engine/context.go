@@ -299,6 +299,7 @@ func (c *Context) decode(tokens []Token, pos, seq int, want func(int) bool) erro
 			return fmt.Errorf("decode %d tokens at position %d: %w: llama_decode returned %d: %s", n, pos+base, ErrDecode, rc, takeRecentLog())
 		}
 	}
+	c.model.lib.c.llamaSynchronize(c.ptr)
 	return nil
 }
 

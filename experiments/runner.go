@@ -228,6 +228,9 @@ func (r *Runner) finished(runID string) (map[string]bool, error) {
 	if !runlog.Exists(r.Dir) {
 		return done, nil
 	}
+	if err := runlog.Verify([]string{r.Dir}); err != nil {
+		return nil, fmt.Errorf("--resume: %w", err)
+	}
 	rows, err := runlog.ReadRuns([]string{r.Dir})
 	if err != nil {
 		return nil, err

@@ -21,8 +21,11 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"context"
 	"github.com/speclab/speclab/engine"
 	"github.com/speclab/speclab/engine/llamalib"
+	"os/signal"
+	"syscall"
 )
 
 // version is set at build time with -ldflags "-X main.version=..."; when
@@ -245,4 +248,17 @@ func firstLine(s string) string {
 		return s[:i]
 	}
 	return s
+}
+
+// interruptible is a context cancelled by Ctrl-C, and by the SIGTERM and
+// SIGHUP that batch systems (Slurm, Kubernetes) and a closed terminal
+// send: every long command stops between cells or steps, keeping what it
+// finished. A second signal kills the process as usual.
+func interruptible() (context.Context, context.CancelFunc) {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
+	go func() {
+		<-ctx.Done()
+		stop() // the next signal takes its default action
+	}()
+	return ctx, stop
 }

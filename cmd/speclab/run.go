@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/signal"
 	"slices"
 	"sort"
 	"strconv"
@@ -317,7 +316,7 @@ func doRun(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	ctx, stop := interruptible()
 	defer stop()
 	res, err := spec.Generate(ctx, s.Loop, s.Proposer, prompt, s.Config, nil)
 	if err != nil && !errors.Is(err, context.Canceled) {

@@ -1,11 +1,8 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
-	"os"
-	"os/signal"
 	"path/filepath"
 	"strings"
 
@@ -42,7 +39,7 @@ this and point speclab at it with --llama-lib or %s.`, llamalib.DefaultPackage, 
 			&cli.StringSliceFlag{Name: "header", Usage: "also fetch the llama.cpp source of runtime `VERSION` (bundled in node-llama-cpp@VERSION, about 30 MB) and print the path of its llama.h, for --llama-h (repeatable)"},
 		},
 		Action: func(c *cli.Context) error {
-			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+			ctx, stop := interruptible()
 			defer stop()
 			runtimes := []llamalib.Runtime{llamalib.DefaultRuntime}
 			if vs := c.StringSlice("runtime"); len(vs) > 0 {

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -25,9 +26,12 @@ var PeerTools = []string{"llama-server", "llama-speculative-simple", "llama-comp
 
 // peerFlags configure the build: CPU only, no network code, static
 // binaries, tuned to this machine (GGML_NATIVE), where it runs side by side
-// with the runtime, whose ggml picks the best CPU variant it has.
+// with the runtime, whose ggml picks the best CPU variant it has. OpenMP is
+// off because the runtime's libggml-cpu is built without it (it links no
+// libgomp): both then run ggml's own threadpool, and a comparison at
+// several threads measures speclab, not two threading libraries.
 var peerFlags = []string{
-	"-DCMAKE_BUILD_TYPE=Release", "-DGGML_NATIVE=ON", "-DBUILD_SHARED_LIBS=OFF",
+	"-DCMAKE_BUILD_TYPE=Release", "-DGGML_NATIVE=ON", "-DBUILD_SHARED_LIBS=OFF", "-DGGML_OPENMP=OFF",
 	"-DLLAMA_CURL=OFF", "-DLLAMA_OPENSSL=OFF", "-DLLAMA_BUILD_TESTS=OFF", "-DLLAMA_BUILD_EXAMPLES=ON",
 	"-DLLAMA_BUILD_SERVER=ON", "-DGGML_CPU_ALL_VARIANTS=OFF", "-DGGML_BACKEND_DL=OFF",
 }
@@ -105,7 +109,15 @@ func BuildPeer(ctx context.Context, cacheDir string, progress func(string)) (Pee
 		return Peer{}, fmt.Errorf("build llama.cpp: %w", err)
 	}
 	// The build folder holds absolute paths of itself (CMake's cache); the
-	// binaries are static, so a rename does not break them.
+	// binaries are static, so a rename does not break them. A stale build
+	// (other flags, or incomplete) gives way, unless a concurrent build has
+	// just put a good one there.
+	if p, err := readPeer(dest, src.Release); err == nil {
+		return p, nil
+	}
+	if err := os.RemoveAll(dest); err != nil {
+		return Peer{}, fmt.Errorf("remove the stale build %s: %w", dest, err)
+	}
 	if err := os.Rename(tmp, dest); err != nil {
 		if p, err2 := readPeer(dest, src.Release); err2 == nil {
 			return p, nil
@@ -123,6 +135,9 @@ func readPeer(dir, release string) (Peer, error) {
 	var info peerInfo
 	if err := json.Unmarshal(data, &info); err != nil || info.Release != release {
 		return Peer{}, fmt.Errorf("%s: not a build of %s", dir, release)
+	}
+	if !slices.Equal(info.Flags, peerFlags) {
+		return Peer{}, fmt.Errorf("%s: built with other flags %v", dir, info.Flags)
 	}
 	p := Peer{Release: release, BinDir: filepath.Join(dir, "bin")}
 	for _, t := range PeerTools {

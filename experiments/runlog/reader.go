@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
+	"strings"
 
 	"github.com/parquet-go/parquet-go"
 )
@@ -152,4 +153,111 @@ func ReadTokens(dirs []string, keep map[string]bool) ([]TokenRow, error) {
 func Exists(dir string) bool {
 	st, err := os.Stat(filepath.Join(dir, RunsDir))
 	return err == nil && st.IsDir()
+}
+
+// ErrInconsistent: a runs row claims a finished cell whose steps or tokens
+// are not all on disk (an I/O failure, or parts deleted by hand).
+var ErrInconsistent = errors.New("run folder tables disagree")
+
+// Verify checks that every cell the runs table of the folders calls
+// finished has its rows: as many steps rows as its steps, as many tokens
+// rows as it drafted. It reads only the exec_id columns. The error wraps
+// ErrInconsistent, names the cells and the runs parts that hold them, and
+// says how to repair the folder: removing those parts drops the cells, and
+// --resume runs them again.
+func Verify(dirs []string) error {
+	latest, err := ReadRuns(dirs)
+	if err != nil {
+		return err
+	}
+	ids := map[string]int32{}
+	for i, r := range latest {
+		ids[r.ExecID] = int32(i)
+	}
+	count := func(table string, row any) ([]int, error) {
+		n := make([]int, len(latest))
+		col := Col[StepRow]("ExecID")
+		for _, path := range Parts(dirs, table) {
+			p, err := OpenPart(path, row)
+			if err != nil {
+				return nil, err
+			}
+			if err := p.CheckSchema(); err != nil {
+				p.Close()
+				return nil, err
+			}
+			ci, err := p.Column(col)
+			if err != nil {
+				p.Close()
+				return nil, err
+			}
+			var buf []int32
+			for _, rg := range p.RowGroups() {
+				buf, err = ReadIDs(rg.ColumnChunks()[ci], buf[:0], func(b []byte) int32 {
+					if i, ok := ids[string(b)]; ok {
+						return i
+					}
+					return -1
+				})
+				if err != nil {
+					p.Close()
+					return nil, fmt.Errorf("read %s: %w", path, err)
+				}
+				for _, i := range buf {
+					if i >= 0 {
+						n[i]++
+					}
+				}
+			}
+			p.Close()
+		}
+		return n, nil
+	}
+	steps, err := count(StepsDir, StepRow{})
+	if err != nil {
+		return err
+	}
+	tokens, err := count(TokensDir, TokenRow{})
+	if err != nil {
+		return err
+	}
+	var bad []string
+	badExec := map[string]bool{}
+	for i, r := range latest {
+		if steps[i] != int(r.Steps) || tokens[i] != int(r.Drafted) {
+			bad = append(bad, fmt.Sprintf("%s (%d of %d steps rows, %d of %d tokens rows)", r.CellID, steps[i], r.Steps, tokens[i], r.Drafted))
+			badExec[r.ExecID] = true
+		}
+	}
+	if len(bad) == 0 {
+		return nil
+	}
+	// Name the runs parts that hold the bad cells.
+	files := map[string]bool{}
+	for _, path := range Parts(dirs, RunsDir) {
+		rows, err := parquet.ReadFile[RunRow](path)
+		if err != nil {
+			return fmt.Errorf("read %s: %w", path, err)
+		}
+		for _, r := range rows {
+			if badExec[r.ExecID] {
+				files[path] = true
+			}
+		}
+	}
+	list := make([]string, 0, len(files))
+	for f := range files {
+		list = append(list, f)
+	}
+	sort.Strings(list)
+	if len(list) > 5 {
+		list = append(list[:5], fmt.Sprintf("and %d more", len(list)-5))
+	}
+	more := ""
+	if len(bad) > 5 {
+		more = fmt.Sprintf(" and %d more", len(bad)-5)
+		bad = bad[:5]
+	}
+	return fmt.Errorf("%w: %d finished cells lack rows: %s%s. Nothing in this folder is reported. To repair it, remove the runs parts that hold those cells (%s; other cells in them run again too) and run again with --resume",
+		ErrInconsistent, len(badExec), strings.Join(bad, ", "), more, strings.Join(list, " "))
 }

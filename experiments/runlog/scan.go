@@ -74,6 +74,17 @@ func (p *Part) Column(name string) (int, error) {
 	return leaf.ColumnIndex, nil
 }
 
+// CheckSchema checks that the file holds every column of its table, with
+// the schema's types: a part of another table, or not of speclab's, fails.
+func (p *Part) CheckSchema() error {
+	for _, path := range p.schema.Columns() {
+		if _, err := p.Column(strings.Join(path, ".")); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // Col is the column name of the field of a table's row type T: the name
 // in its parquet tag. It panics on a field T lacks (a bug in the caller,
 // found by its first test).

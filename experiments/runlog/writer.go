@@ -15,8 +15,9 @@ const (
 	TokensDir = "tokens"
 )
 
-// DefaultRollRows is the number of step and token rows after which the
-// writer closes its parts at the next cell boundary.
+// DefaultRollRows bounds a part: a cell with more step (or token) rows
+// than this continues in a new part. Parts are closed at every cell's end
+// in any case.
 const DefaultRollRows = 200_000
 
 const bufRows = 8192
@@ -61,7 +62,8 @@ func (p *part[T]) flush() error {
 	return nil
 }
 
-// close finishes the file: footer, fsync, rename into place.
+// close finishes the file: footer, fsync, rename into place. On an error
+// the temporary file is removed and nothing reaches the final name.
 func (p *part[T]) close() error {
 	if p.w == nil {
 		return nil
@@ -87,29 +89,77 @@ func (p *part[T]) close() error {
 	return err
 }
 
+// abort drops an open part without writing it.
+func (p *part[T]) abort() {
+	if p.w == nil {
+		return
+	}
+	p.f.Close()
+	os.Remove(p.tmp)
+	*p = part[T]{buf: p.buf[:0]}
+}
+
+// syncDir makes a rename in dir durable.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("sync %s: %w", dir, err)
+	}
+	return nil
+}
+
 // Writer appends rows to a run folder. It is not safe for concurrent use.
+//
+// Every cell is durable before the next one starts: EndCell closes the
+// steps and tokens parts (fsync, rename, fsync of the folder) and only then
+// writes the cell's runs row, in a part of its own, the same way. A crash
+// or an I/O error at any moment leaves either the whole cell or no runs row
+// for it (its steps and tokens, if any reached the disk, are orphans that
+// readers skip by exec_id). After an I/O error the writer refuses further
+// rows.
 type Writer struct {
 	dir      string
 	prefix   string
 	seq      int
-	RollRows int // step+token rows after which EndCell rolls the parts
+	RollRows int // step or token rows after which a part continues in a new one
 
+	lock   *Lock
 	runs   part[RunRow]
 	steps  part[StepRow]
 	tokens part[TokenRow]
-	since  int // step+token rows since the last roll
+	err    error // the first I/O error; the writer is unusable after it
 	closed bool
 }
 
 // Create opens a run folder for writing (creating it), naming its parts
-// after shard and start, a string unique to this writer (e.g. a time).
+// after shard and start, a string unique to this writer (e.g. a time). It
+// takes the folder's lock for shard (see Lock): a second writer of the
+// same shard is refused with ErrLocked. Temporary parts that a killed
+// writer of the shard left behind are removed.
 func Create(dir, shard, start string) (*Writer, error) {
 	for _, sub := range []string{RunsDir, StepsDir, TokensDir} {
 		if err := os.MkdirAll(filepath.Join(dir, sub), 0o755); err != nil {
 			return nil, fmt.Errorf("create run folder: %w", err)
 		}
 	}
-	return &Writer{dir: dir, prefix: fmt.Sprintf("part-%s-%s", shard, start), RollRows: DefaultRollRows}, nil
+	lock, err := TakeLock(dir, shard)
+	if err != nil {
+		return nil, err
+	}
+	for _, sub := range []string{RunsDir, StepsDir, TokensDir} {
+		stale, _ := filepath.Glob(filepath.Join(dir, sub, ".part-"+shard+"-*.tmp"))
+		for _, f := range stale {
+			if err := os.Remove(f); err != nil {
+				lock.Release()
+				return nil, fmt.Errorf("remove a killed writer's temporary part: %w", err)
+			}
+		}
+	}
+	return &Writer{dir: dir, prefix: fmt.Sprintf("part-%s-%s", shard, start), RollRows: DefaultRollRows, lock: lock}, nil
 }
 
 // Dir is the run folder.
@@ -117,55 +167,91 @@ func (w *Writer) Dir() string { return w.dir }
 
 func (w *Writer) name() string { return fmt.Sprintf("%s-%05d.parquet", w.prefix, w.seq) }
 
+// fail records the first I/O error, naming the folder.
+func (w *Writer) fail(err error) error {
+	if w.err == nil {
+		w.err = fmt.Errorf("run folder %s: %w", w.dir, err)
+	}
+	return w.err
+}
+
 // Step appends a step row.
 func (w *Writer) Step(r StepRow) error {
-	w.since++
-	return w.steps.add(filepath.Join(w.dir, StepsDir), w.name(), r)
+	if w.err != nil {
+		return w.err
+	}
+	if w.steps.rows >= w.RollRows {
+		w.seq++
+		if err := w.steps.close(); err != nil {
+			return w.fail(err)
+		}
+	}
+	if err := w.steps.add(filepath.Join(w.dir, StepsDir), w.name(), r); err != nil {
+		return w.fail(err)
+	}
+	return nil
 }
 
 // Token appends a token row.
 func (w *Writer) Token(r TokenRow) error {
-	w.since++
-	return w.tokens.add(filepath.Join(w.dir, TokensDir), w.name(), r)
-}
-
-// EndCell appends the runs row that completes a cell, and rolls the parts
-// when enough rows have gathered.
-func (w *Writer) EndCell(r RunRow) error {
-	if err := w.runs.add(filepath.Join(w.dir, RunsDir), w.name(), r); err != nil {
-		return err
+	if w.err != nil {
+		return w.err
 	}
-	if w.since >= w.RollRows {
-		return w.Roll()
-	}
-	return nil
-}
-
-// Roll closes the open parts of the three tables (steps and tokens first,
-// runs last), so that everything written so far is safe on disk.
-func (w *Writer) Roll() error {
-	err1 := w.steps.close()
-	err2 := w.tokens.close()
-	err3 := w.runs.close()
-	w.seq++
-	w.since = 0
-	if d, err := os.Open(w.dir); err == nil {
-		d.Sync()
-		d.Close()
-	}
-	for _, err := range []error{err1, err2, err3} {
-		if err != nil {
-			return err
+	if w.tokens.rows >= w.RollRows {
+		w.seq++
+		if err := w.tokens.close(); err != nil {
+			return w.fail(err)
 		}
 	}
+	if err := w.tokens.add(filepath.Join(w.dir, TokensDir), w.name(), r); err != nil {
+		return w.fail(err)
+	}
 	return nil
 }
 
-// Close rolls the open parts; the writer cannot be used afterwards.
+// EndCell makes the cell's steps and tokens durable, then writes r, the
+// runs row that completes it, and makes that durable too.
+func (w *Writer) EndCell(r RunRow) error {
+	if w.err != nil {
+		return w.err
+	}
+	err := w.steps.close()
+	if err2 := w.tokens.close(); err == nil {
+		err = err2
+	}
+	for _, sub := range []string{StepsDir, TokensDir} {
+		if err == nil {
+			err = syncDir(filepath.Join(w.dir, sub))
+		}
+	}
+	if err != nil {
+		return w.fail(fmt.Errorf("cell %s not saved: %w", r.CellID, err))
+	}
+	if err := w.runs.add(filepath.Join(w.dir, RunsDir), w.name(), r); err != nil {
+		return w.fail(fmt.Errorf("cell %s not saved: %w", r.CellID, err))
+	}
+	err = w.runs.close()
+	if err == nil {
+		err = syncDir(filepath.Join(w.dir, RunsDir))
+	}
+	w.seq++
+	if err != nil {
+		return w.fail(fmt.Errorf("cell %s not saved: %w", r.CellID, err))
+	}
+	return nil
+}
+
+// Close drops the rows of an unfinished cell (they have no runs row) and
+// releases the lock; the writer cannot be used afterwards. It returns the
+// writer's first I/O error, if any.
 func (w *Writer) Close() error {
 	if w.closed {
-		return nil
+		return w.err
 	}
 	w.closed = true
-	return w.Roll()
+	w.steps.abort()
+	w.tokens.abort()
+	w.runs.abort()
+	w.lock.Release()
+	return w.err
 }

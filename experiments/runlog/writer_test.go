@@ -1,8 +1,10 @@
 package runlog
 
 import (
+	"errors"
 	"fmt"
 	"os"
+	"strings"
 	"path/filepath"
 	"testing"
 	"time"
@@ -63,19 +65,87 @@ func TestWriterRollsAndReads(t *testing.T) {
 	}
 }
 
-// An unclosed part (a writer that died) is invisible to readers.
+// An unclosed part (a writer that died) is invisible to readers, and the
+// next writer of the shard removes it.
 func TestUnclosedPartInvisible(t *testing.T) {
 	dir := t.TempDir()
 	w, _ := Create(dir, "1of1", "t0")
 	w.EndCell(RunRow{RunID: "r", CellID: "a", ExecID: "1"})
-	w.Roll()
-	w.EndCell(RunRow{RunID: "r", CellID: "b", ExecID: "2"})
-	w.runs.flush() // on disk under the temporary name, no footer
+	w.Step(StepRow{RunID: "r", CellID: "b", ExecID: "2"})
+	w.steps.flush() // on disk under the temporary name, no footer
+	tmp := w.steps.tmp
+	w.lock.Release() // as if the writer were killed
 	runs, err := ReadRuns([]string{dir})
 	if err != nil || len(runs) != 1 || runs[0].CellID != "a" {
 		t.Fatalf("%+v %v", runs, err)
 	}
-	os.Remove(w.runs.tmp)
+	w2, err := Create(dir, "1of1", "t1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w2.Close()
+	if _, err := os.Stat(tmp); !os.IsNotExist(err) {
+		t.Errorf("the killed writer's temporary part %s is still there (%v)", tmp, err)
+	}
+}
+
+// Two writers of one shard: the second is refused, naming the first; a
+// writer of another shard is not; the lock of a closed writer is free.
+func TestLock(t *testing.T) {
+	dir := t.TempDir()
+	w, err := Create(dir, "1of2", "t0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = Create(dir, "1of2", "t1")
+	if !errors.Is(err, ErrLocked) || !strings.Contains(err.Error(), fmt.Sprintf("pid %d", os.Getpid())) {
+		t.Fatalf("second writer: %v, want ErrLocked naming pid %d", err, os.Getpid())
+	}
+	other, err := Create(dir, "2of2", "t1")
+	if err != nil {
+		t.Fatalf("writer of another shard: %v", err)
+	}
+	other.Close()
+	w.Close()
+	again, err := Create(dir, "1of2", "t2")
+	if err != nil {
+		t.Fatalf("after Close: %v", err)
+	}
+	again.Close()
+}
+
+// Each cell is durable at EndCell: a folder read while the writer is still
+// open holds every finished cell, and no rows of the cell in flight.
+func TestCellDurable(t *testing.T) {
+	dir := t.TempDir()
+	w, err := Create(dir, "1of1", "t0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	for c := range 3 {
+		exec := fmt.Sprint("e", c)
+		for i := range 10 {
+			if err := w.Step(StepRow{RunID: "r", CellID: fmt.Sprint(c), ExecID: exec, Step: int32(i)}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := w.EndCell(RunRow{RunID: "r", CellID: fmt.Sprint(c), ExecID: exec, Steps: 10}); err != nil {
+			t.Fatal(err)
+		}
+		runs, err := ReadRuns([]string{dir})
+		if err != nil || len(runs) != c+1 {
+			t.Fatalf("after cell %d: %d runs rows on disk, %v", c, len(runs), err)
+		}
+		if err := Verify([]string{dir}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w.Step(StepRow{RunID: "r", CellID: "x", ExecID: "in-flight"})
+	w.Close()
+	if steps, _ := ReadSteps([]string{dir}, map[string]bool{"in-flight": true}); len(steps) != 0 {
+		t.Errorf("%d rows of the cell in flight on disk", len(steps))
+	}
 }
 
 // BenchmarkTokenRows measures writing token rows (zstd, 64k-row groups).
