@@ -8,11 +8,13 @@
 // A run folder holds runs/, steps/ and tokens/, each a set of part files
 // (part-<shard>-<start>-<seq>.parquet). A part is written under a hidden
 // temporary name, synced and renamed when it is closed, so a reader never
-// sees a half-written file and `kill -9` loses at most the open parts. The
-// writer closes the parts of the three tables together, at cell boundaries,
-// so that a cell's steps and tokens are never on disk without its runs row
-// (orphans of a killed execution are recognised by their exec_id and
-// skipped by readers).
+// sees a half-written file. The writer closes every part at each cell's
+// end, the cell's steps and tokens first and its runs row last, so `kill
+// -9` loses at most the cell in flight and no runs row claims a cell whose
+// data is missing (rows of an execution without a runs row are recognised
+// by their exec_id and skipped). Verify checks that claim for a folder
+// written by anything else, or damaged. One writer per shard holds the
+// folder's lock (flock on .lock-<shard>).
 //
 // It knows nothing of models or of how the rows are produced (package
 // experiments) or analysed (package analysis).
