@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -40,7 +41,7 @@ type Experiment struct {
 	Tasks         []string        `yaml:"tasks,omitempty" json:"tasks,omitempty"` // run only these tasks of the battery
 	Repeats       int             `yaml:"repeats" json:"repeats"`
 	Seed          uint64          `yaml:"seed" json:"seed"`
-	NPredictScale float64         `yaml:"n_predict_scale,omitempty" json:"n_predict_scale,omitempty"` // multiplies every task's cap (quick runs)
+	NPredictScale *float64        `yaml:"n_predict_scale,omitempty" json:"n_predict_scale,omitempty"` // multiplies every task's cap (quick runs); nil: 1
 	Chat          bool            `yaml:"chat,omitempty" json:"chat,omitempty"`                       // wrap each prompt as a user message in the target's chat template
 	Sampling      Sampling        `yaml:"sampling" json:"sampling"`
 	Context       Context         `yaml:"context" json:"context"`
@@ -69,6 +70,11 @@ type Context struct {
 	// Poll is --poll of the contexts' threadpools: 0 (the default) none,
 	// 1..100 more and more spinning (see engine.ContextParams.Poll).
 	Poll int `yaml:"poll,omitempty" json:"poll,omitempty"`
+	// ForceThreads allows more threads than the machine has cores.
+	// ggml's threads spin at every barrier between graph nodes, so on an
+	// oversubscribed machine each node waits for a scheduler quantum: -t 4
+	// already stalls on 2 cores, and -t 1000 never finishes.
+	ForceThreads bool `yaml:"force_threads,omitempty" json:"force_threads,omitempty"`
 	// CacheTypeK and CacheTypeV are -ctk and -ctv ("": f16).
 	CacheTypeK string `yaml:"cache_type_k,omitempty" json:"cache_type_k,omitempty"`
 	CacheTypeV string `yaml:"cache_type_v,omitempty" json:"cache_type_v,omitempty"`
@@ -164,10 +170,13 @@ func (e *Experiment) Normalise() error {
 	if e.Context.FlashAttn == "" {
 		e.Context.FlashAttn = "auto"
 	}
-	if len(e.Configs) == 0 {
-		e.Configs = SeedConfigs()
-	}
 	var errs []error
+	switch {
+	case e.Configs == nil:
+		e.Configs = SeedConfigs()
+	case len(e.Configs) == 0:
+		errs = append(errs, errors.New("configs: the list is empty; leave the key out for the seed configurations"))
+	}
 	switch {
 	case e.Target == "" && len(e.Targets) == 0:
 		errs = append(errs, errors.New("target: no target model (key target, or targets for several)"))
@@ -196,8 +205,13 @@ func (e *Experiment) Normalise() error {
 	if e.Repeats < 0 {
 		errs = append(errs, fmt.Errorf("repeats: %d: want >= 1", e.Repeats))
 	}
-	if e.NPredictScale < 0 {
-		errs = append(errs, fmt.Errorf("n_predict_scale: %v: want > 0", e.NPredictScale))
+	if s := e.NPredictScale; s != nil && !(*s > 0 && !math.IsInf(*s, 0)) {
+		errs = append(errs, fmt.Errorf("n_predict_scale: %v: want a finite number > 0 (leave the key out for 1)", *s))
+	}
+	for i, list := range [][]string{e.Tasks, e.Targets, e.Drafts} {
+		if list != nil && len(list) == 0 {
+			errs = append(errs, fmt.Errorf("%s: the list is empty; leave the key out", []string{"tasks", "targets", "drafts"}[i]))
+		}
 	}
 	sp := e.Sampling.Params()
 	if err := sp.Validate(); err != nil {
@@ -287,8 +301,13 @@ func (c Configuration) Build(sp sample.Params, seed uint64) (Built, error) {
 	if c.PMin != nil {
 		pmin = *c.PMin
 	}
-	if nmax < 0 || pmin < 0 || pmin > 1 || c.NMin < 0 {
-		return b, fmt.Errorf("spec_draft_n_max %d, spec_draft_n_min %d, spec_draft_p_min %v: out of range", nmax, c.NMin, pmin)
+	switch {
+	case nmax < 0:
+		return b, fmt.Errorf("spec_draft_n_max (--spec-draft-n-max) %d: want >= 0", nmax)
+	case c.NMin < 0:
+		return b, fmt.Errorf("spec_draft_n_min (--spec-draft-n-min) %d: want >= 0", c.NMin)
+	case !(pmin >= 0 && pmin <= 1):
+		return b, fmt.Errorf("spec_draft_p_min (--spec-draft-p-min) %v: want a probability, 0..1", pmin)
 	}
 	if c.DDPolicy != "" {
 		if cfg.Policy, err = drafts.ParsePolicy(c.DDPolicy); err != nil {
@@ -400,8 +419,8 @@ func (e *Experiment) Cells(b Battery) ([]Cell, error) {
 			label = m.label()
 		}
 		for _, t := range tasks {
-			if e.NPredictScale > 0 {
-				t.NPredict = max(1, int(float64(t.NPredict)*e.NPredictScale+0.5))
+			if e.NPredictScale != nil {
+				t.NPredict = max(1, int(float64(t.NPredict)**e.NPredictScale+0.5))
 			}
 			for r := 1; r <= e.Repeats; r++ {
 				for _, c := range e.Configs {
@@ -421,11 +440,27 @@ func ParseShard(s string) (Shard, error) {
 	if s == "" {
 		return Shard{1, 1}, nil
 	}
+	bad := fmt.Errorf("shard %q: want K/N with 1 <= K <= N, e.g. 2/8", short(s))
+	k, n, ok := strings.Cut(s, "/")
+	if !ok {
+		return Shard{}, bad
+	}
 	var sh Shard
-	if _, err := fmt.Sscanf(s, "%d/%d", &sh.K, &sh.N); err != nil || sh.N < 1 || sh.K < 1 || sh.K > sh.N {
-		return Shard{}, fmt.Errorf("shard %q: want K/N with 1 <= K <= N, e.g. 2/8", s)
+	var err1, err2 error
+	sh.K, err1 = strconv.Atoi(k)
+	sh.N, err2 = strconv.Atoi(n)
+	if err1 != nil || err2 != nil || sh.N < 1 || sh.K < 1 || sh.K > sh.N {
+		return Shard{}, bad
 	}
 	return sh, nil
+}
+
+// short quotes at most the first 40 bytes of s, for error messages.
+func short(s string) string {
+	if len(s) > 40 {
+		return s[:40] + "…"
+	}
+	return s
 }
 
 // Has reports whether the cell belongs to the shard (round robin, so that

@@ -107,7 +107,7 @@ func quick(t *testing.T, draft string) *experiments.Experiment {
 		draft = set.Draft
 	}
 	e := &experiments.Experiment{Name: "t", Target: set.Target, Draft: draft, Battery: "seed",
-		NPredictScale: 0.1, Seed: 1}
+		NPredictScale: new(0.1), Seed: 1}
 	if err := e.Normalise(); err != nil {
 		t.Fatal(err)
 	}
@@ -327,7 +327,7 @@ func TestModelLists(t *testing.T) {
 	lib := testenv.Lib(t)
 	set := testenv.Models(t, gguf.TypeQ8_0)
 	e := &experiments.Experiment{Name: "models", Targets: []string{set.Target, set.Draft}, Drafts: []string{set.Draft},
-		Battery: "seed", Tasks: []string{"haiku"}, NPredictScale: 0.05, Seed: 1,
+		Battery: "seed", Tasks: []string{"haiku"}, NPredictScale: new(0.05), Seed: 1,
 		Configs: []experiments.Configuration{{Name: "baseline"}, {Name: "draft", SpecType: "draft-simple"}}}
 	if err := e.Normalise(); err != nil {
 		t.Fatal(err)

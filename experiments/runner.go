@@ -74,20 +74,33 @@ func (r *Runner) Run(ctx context.Context) (*Summary, error) {
 	if err != nil {
 		return nil, err
 	}
-	meta, err := r.openFolder()
+	sum := &Summary{Dir: r.Dir}
+	var mine []Cell
+	for _, c := range cells {
+		if r.Shard.Has(c) {
+			mine = append(mine, c)
+		}
+	}
+	if len(mine) == 0 {
+		// More shards than cells: nothing to do, and no folder to make.
+		return sum, nil
+	}
+	if r.Resume {
+		if _, err := os.Stat(r.Dir); err != nil {
+			return nil, fmt.Errorf("--resume: run folder %s: %w", r.Dir, err)
+		}
+	}
+	meta, created, err := r.openFolder()
 	if err != nil {
 		return nil, err
 	}
-	sum := &Summary{RunID: meta.RunID, Dir: r.Dir}
+	sum.RunID = meta.RunID
 	done, err := r.finished(meta.RunID)
 	if err != nil {
 		return nil, err
 	}
 	var todo []Cell
-	for _, c := range cells {
-		if !r.Shard.Has(c) {
-			continue
-		}
+	for _, c := range mine {
 		sum.Cells++
 		if done[c.ID()] {
 			sum.Skipped++
@@ -111,6 +124,7 @@ func (r *Runner) Run(ctx context.Context) (*Summary, error) {
 	}()
 	w, err := runlog.Create(r.Dir, r.Shard.String(), t0.UTC().Format("20060102T150405.000Z"))
 	if err != nil {
+		r.unmake(created)
 		return nil, err
 	}
 	if r.RollRows > 0 {
@@ -157,8 +171,32 @@ func (r *Runner) Run(ctx context.Context) (*Summary, error) {
 	if err := w.Close(); err != nil && runErr == nil {
 		runErr = err
 	}
+	if runErr != nil && sum.Done == 0 && sum.Skipped == 0 {
+		r.unmake(created)
+	}
 	sum.Duration = time.Since(t0)
 	return sum, runErr
+}
+
+// unmake removes what a run that finished no cell made of a folder it
+// created (run.json, the empty tables, the lock files), so that a start
+// that failed (a wrong model path) does not leave a folder that holds an
+// experiment and no result.
+func (r *Runner) unmake(created bool) {
+	if !created {
+		return
+	}
+	for _, sub := range []string{runlog.RunsDir, runlog.StepsDir, runlog.TokensDir} {
+		if entries, _ := os.ReadDir(filepath.Join(r.Dir, sub)); len(entries) > 0 {
+			return // another shard has written here meanwhile
+		}
+	}
+	os.Remove(filepath.Join(r.Dir, metaFile))
+	os.Remove(filepath.Join(r.Dir, ".lock-"+r.Shard.String()))
+	for _, sub := range []string{runlog.RunsDir, runlog.StepsDir, runlog.TokensDir} {
+		os.Remove(filepath.Join(r.Dir, sub)) // only if empty
+	}
+	os.Remove(r.Dir) // only if empty
 }
 
 func (r *Runner) progress(n, total int, c Cell, row runlog.RunRow) {
@@ -174,28 +212,28 @@ func (r *Runner) progress(n, total int, c Cell, row runlog.RunRow) {
 }
 
 // openFolder creates the run folder with its run.json, or checks that an
-// existing one holds the same experiment.
-func (r *Runner) openFolder() (runMeta, error) {
+// existing one holds the same experiment. created says it wrote run.json.
+func (r *Runner) openFolder() (runMeta, bool, error) {
 	if err := os.MkdirAll(r.Dir, 0o755); err != nil {
-		return runMeta{}, fmt.Errorf("run folder: %w", err)
+		return runMeta{}, false, fmt.Errorf("run folder: %w", err)
 	}
 	path := filepath.Join(r.Dir, metaFile)
 	data, err := os.ReadFile(path)
 	if err == nil {
 		var m runMeta
 		if err := json.Unmarshal(data, &m); err != nil {
-			return runMeta{}, fmt.Errorf("%s: %w", path, err)
+			return runMeta{}, false, fmt.Errorf("%s: %w", path, err)
 		}
 		if m.Hash != r.Exp.Hash() {
-			return runMeta{}, fmt.Errorf("run folder %s holds another experiment (%s, hash %s; this one has %s): choose another folder", r.Dir, m.Experiment.Name, m.Hash, r.Exp.Hash())
+			return runMeta{}, false, fmt.Errorf("run folder %s holds another experiment (%s, hash %s; this one has %s): choose another folder", r.Dir, m.Experiment.Name, m.Hash, r.Exp.Hash())
 		}
-		return m, nil
+		return m, false, nil
 	}
 	if !errors.Is(err, os.ErrNotExist) {
-		return runMeta{}, err
+		return runMeta{}, false, err
 	}
 	if r.Resume {
-		return runMeta{}, fmt.Errorf("--resume: %s is not a run folder (no %s)", r.Dir, metaFile)
+		return runMeta{}, false, fmt.Errorf("--resume: %s is not a run folder (no %s)", r.Dir, metaFile)
 	}
 	var b [4]byte
 	rand.Read(b[:])
@@ -208,7 +246,7 @@ func (r *Runner) openFolder() (runMeta, error) {
 	data, _ = json.MarshalIndent(m, "", "  ")
 	tmp := path + ".tmp"
 	if err := os.WriteFile(tmp, data, 0o644); err != nil {
-		return runMeta{}, err
+		return runMeta{}, false, err
 	}
 	// Another shard may have written it first: keep theirs if it matches.
 	if err := os.Link(tmp, path); err != nil {
@@ -216,10 +254,10 @@ func (r *Runner) openFolder() (runMeta, error) {
 		if errors.Is(err, os.ErrExist) {
 			return r.openFolder()
 		}
-		return runMeta{}, err
+		return runMeta{}, false, err
 	}
 	os.Remove(tmp)
-	return m, nil
+	return m, true, nil
 }
 
 // finished reads the cells already in the folder.

@@ -3,6 +3,7 @@ package experiments
 import (
 	"fmt"
 	"path/filepath"
+	"runtime"
 
 	"github.com/speclab/speclab/drafts"
 	"github.com/speclab/speclab/engine"
@@ -64,6 +65,9 @@ func (c Context) Params() (engine.ContextParams, error) {
 				return engine.ContextParams{}, err
 			}
 		}
+	}
+	if n := runtime.NumCPU(); c.Threads > n && !c.ForceThreads {
+		return engine.ContextParams{}, fmt.Errorf("threads %d: more than the %d cores this machine has; ggml's threads spin at every barrier, so extra threads stall the run instead of speeding it (force_threads / --force-threads to run anyway)", c.Threads, n)
 	}
 	if c.Poll < 0 || c.Poll > 100 {
 		return engine.ContextParams{}, fmt.Errorf("poll %d: want 0 (none) to 100", c.Poll)

@@ -100,6 +100,7 @@ func reproduceCommand() *cli.Command {
 		&cli.Uint64Flag{Name: "seed", Usage: "sampling seed", Value: 1},
 		&cli.IntFlag{Name: "ctx-size", Aliases: []string{"c"}, Usage: "context size (0: the model's)"},
 		&cli.IntFlag{Name: "threads", Aliases: []string{"t"}, Usage: "CPU threads (0: speclab's default)"},
+		&cli.BoolFlag{Name: "force-threads", Usage: "allow -t above the number of cores (ggml's spinning threads then stall the run)"},
 		&cli.IntFlag{Name: "gpu-layers", Aliases: []string{"ngl"}, Usage: "layers of the target offloaded to the GPU (-1 or 999: all)"},
 		&cli.StringFlag{Name: "gpu-layers-draft", Aliases: []string{"ngld"}, Usage: "layers of the draft offloaded (default: as --gpu-layers; 0 keeps the draft on the CPU)"},
 	)
@@ -129,9 +130,9 @@ Examples:
 			exp := &experiments.Experiment{
 				Name: "seed-reproduction", Target: c.String("target"), Draft: c.String("draft"),
 				Battery: c.String("battery"), Repeats: c.Int("repeats"), Seed: c.Uint64("seed"),
-				NPredictScale: c.Float64("n-predict-scale"),
+				NPredictScale: new(c.Float64("n-predict-scale")),
 				Sampling:      experiments.Sampling{Temp: c.Float64("temp"), TopK: 40, TopP: 0.95, MinP: 0.05},
-				Context: experiments.Context{CtxSize: c.Int("ctx-size"), Threads: c.Int("threads"),
+				Context: experiments.Context{CtxSize: c.Int("ctx-size"), Threads: c.Int("threads"), ForceThreads: c.Bool("force-threads"),
 					GPULayers: c.Int("gpu-layers"), FlashAttn: "auto"},
 				Configs: experiments.SeedConfigs(),
 			}
@@ -165,6 +166,9 @@ Examples:
 			sum, err := execute(c, exp)
 			if err != nil {
 				return err
+			}
+			if sum.Cells == 0 {
+				return nil
 			}
 			if err := printReproduction(c.App.Writer, sum.Dir); err != nil {
 				return err
@@ -212,6 +216,10 @@ func execute(c *cli.Context, exp *experiments.Experiment) (*experiments.Summary,
 	}
 	if err != nil {
 		return sum, err
+	}
+	if sum.Cells == 0 {
+		fmt.Fprintf(c.App.ErrWriter, "shard %d/%d has no cells (the experiment has fewer cells than shards): nothing to do\n", shard.K, shard.N)
+		return sum, nil
 	}
 	fmt.Fprintf(c.App.ErrWriter, "run folder %s: %d cells of shard %d/%d (%d run now, %d already done) in %s\n",
 		out, sum.Cells, shard.K, shard.N, sum.Done, sum.Skipped, sum.Duration.Round(time.Millisecond))

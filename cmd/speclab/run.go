@@ -29,6 +29,7 @@ func modelFlags() []cli.Flag {
 		&cli.IntFlag{Name: "poll", Usage: "polling level of the threadpools, 0 (none) to 100, as llama.cpp's --poll (default 0, unlike llama.cpp's 50: spinning threads take the cores a draft model or other processes need, for a small gain)"},
 		&cli.IntFlag{Name: "gpu-layers", Aliases: []string{"ngl", "n-gpu-layers"}, Usage: "layers of the target to offload to the GPU (-1 or 999: all)"},
 		&cli.StringFlag{Name: "gpu-layers-draft", Aliases: []string{"ngld", "n-gpu-layers-draft"}, Usage: "layers of the draft model to offload (default: as --gpu-layers; 0 keeps the draft on the CPU)"},
+		&cli.BoolFlag{Name: "force-threads", Usage: "allow -t above the number of cores (ggml's spinning threads then stall the run)"},
 		&cli.StringFlag{Name: "flash-attn", Aliases: []string{"fa"}, Usage: "flash attention: on, off or auto", Value: "auto"},
 		&cli.IntFlag{Name: "batch-size", Aliases: []string{"b"}, Usage: "logical batch: most tokens one llama_decode takes (0: llama.cpp's 2048)"},
 		&cli.IntFlag{Name: "ubatch-size", Aliases: []string{"ub"}, Usage: "physical batch (0: llama.cpp's 512)"},
@@ -132,7 +133,7 @@ func modelsFromFlags(c *cli.Context, withDraft bool) (experiments.Models, error)
 	m := experiments.Models{Target: c.String("target"), Draft: c.String("draft"), Context: experiments.Context{
 		CtxSize: c.Int("ctx-size"), Threads: c.Int("threads"), GPULayers: c.Int("gpu-layers"), FlashAttn: c.String("flash-attn"),
 		BatchSize: c.Int("batch-size"), UBatchSize: c.Int("ubatch-size"), CacheTypeK: c.String("cache-type-k"), CacheTypeV: c.String("cache-type-v"),
-		Poll: c.Int("poll"),
+		Poll: c.Int("poll"), ForceThreads: c.Bool("force-threads"),
 	}}
 	for _, f := range []string{"hf-repo", "spec-draft-hf"} {
 		if c.IsSet(f) {

@@ -34,11 +34,11 @@ func (p Params) Greedy() bool { return p.Temp <= 0 }
 // Validate reports settings that cannot be applied.
 func (p Params) Validate() error {
 	switch {
-	case math.IsNaN(float64(p.Temp)) || p.Temp < 0:
-		return fmt.Errorf("temperature %v: want >= 0", p.Temp)
-	case p.TopP < 0 || p.TopP > 1:
+	case !(p.Temp >= 0) || math.IsInf(float64(p.Temp), 1):
+		return fmt.Errorf("temperature %v: want a finite number >= 0", p.Temp)
+	case !(p.TopP >= 0 && p.TopP <= 1):
 		return fmt.Errorf("top-p %v: want 0..1", p.TopP)
-	case p.MinP < 0 || p.MinP > 1:
+	case !(p.MinP >= 0 && p.MinP <= 1):
 		return fmt.Errorf("min-p %v: want 0..1", p.MinP)
 	}
 	return nil
