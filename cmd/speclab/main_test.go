@@ -251,6 +251,13 @@ func TestRun(t *testing.T) {
 		{"negative n-max", []string{"--spec-type", "draft-simple", "--draft", set.Draft, "--spec-draft-n-max", "-1", "-p", "x"}, 2,
 			[]string{"invalid value"}},
 		{"bad semantics", []string{"--semantics", "mine", "-p", "x"}, 2, []string{"semantics"}},
+		// ranges (issue 12)
+		{"p-min above 1", []string{"--spec-type", "draft-simple", "--draft", set.Draft, "--spec-draft-p-min", "2", "-p", "x"}, 2, []string{"spec-draft-p-min", "0..1"}},
+		{"p-min NaN", []string{"--spec-type", "draft-simple", "--draft", set.Draft, "--spec-draft-p-min", "NaN", "-p", "x"}, 2, []string{"spec-draft-p-min"}},
+		{"negative n-min", []string{"--spec-type", "draft-simple", "--draft", set.Draft, "--spec-draft-n-min", "-2", "-p", "x"}, 2, []string{"spec-draft-n-min"}},
+		{"infinite temperature", []string{"--temp", "inf", "-p", "x"}, 2, []string{"finite"}},
+		{"negative temperature", []string{"--temp", "-1", "-p", "x"}, 2, []string{"temperature"}},
+		{"threads over the cores", []string{"-t", "1000", "-p", "x"}, 2, []string{"threads 1000", "cores", "--force-threads"}},
 		// llama-server's flags carried over
 		{"no downloads", []string{"-hf", "org/model", "-p", "x"}, 2, []string{"downloads no models"}},
 		{"bad cache type", []string{"-ctk", "q7", "-p", "x"}, 2, []string{"unsupported cache type", "q8_0"}},
@@ -292,6 +299,46 @@ func TestRun(t *testing.T) {
 	}
 	if r.Generated != 24 || r.Lossless == nil || !*r.Lossless || r.Drafted == 0 {
 		t.Errorf("--json result: %+v", r)
+	}
+}
+
+// TestReproduceFlags: strict shards, an empty shard, --resume of a missing
+// folder, and a failed start that leaves no folder behind.
+func TestReproduceFlags(t *testing.T) {
+	lib := testenv.Lib(t)
+	set := testenv.Models(t, gguf.TypeQ8_0)
+	dir := t.TempDir()
+	base := []string{"--llama-lib", lib.Location.Lib, "reproduce", "--target", set.Target, "--draft", set.Draft, "--n-predict-scale", "0.05"}
+	tests := []struct {
+		name string
+		args []string
+		code int
+		out  []string
+	}{
+		{"shard with a tail", []string{"--shard", "1/2x"}, 2, []string{`shard "1/2x"`}},
+		{"shard of three numbers", []string{"--shard", "1/2/3"}, 2, []string{"want K/N"}},
+		{"shard beyond the cells", []string{"--shard", "46/50", "--out", filepath.Join(dir, "empty-shard")}, 0, []string{"has no cells", "nothing to do"}},
+		{"zero scale", []string{"--n-predict-scale", "0"}, 2, []string{"n_predict_scale"}},
+		{"resume of a missing folder", []string{"--resume", "--out", filepath.Join(dir, "missing")}, 1, []string{"missing", "no such file"}},
+		{"wrong target path", []string{"--target", "/nonexistent/t.gguf", "--out", filepath.Join(dir, "failed-start")}, 1, []string{"/nonexistent/t.gguf"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, out, errs := speclab(t, append(slices.Clone(base), tt.args...)...)
+			if code != tt.code {
+				t.Fatalf("exit %d, want %d\n%s\n%s", code, tt.code, out, errs)
+			}
+			for _, want := range tt.out {
+				if !strings.Contains(out+errs, want) {
+					t.Errorf("output lacks %q:\n%s%s", want, out, errs)
+				}
+			}
+		})
+	}
+	for _, name := range []string{"missing", "empty-shard", "failed-start"} {
+		if _, err := os.Stat(filepath.Join(dir, name)); !os.IsNotExist(err) {
+			t.Errorf("%s: the folder exists after the command (%v)", name, err)
+		}
 	}
 }
 
