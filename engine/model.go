@@ -3,12 +3,14 @@ package engine
 import (
 	"errors"
 	"fmt"
+	"os"
 	"runtime"
 	"strings"
 	"unsafe"
 
 	"github.com/speclab/speclab/engine/bpe"
 	"github.com/speclab/speclab/engine/gguf"
+	"github.com/speclab/speclab/engine/modelcheck"
 )
 
 // Token is a llama_token: an id in a model's vocabulary.
@@ -16,6 +18,23 @@ type Token = int32
 
 // ErrLoad: libllama refused a model that passed speclab's own GGUF checks.
 var ErrLoad = errors.New("libllama could not load the model")
+
+// ErrUnsafeModel: the model is structurally valid GGUF, but libllama would
+// abort the process on it or compute garbage (package modelcheck).
+var ErrUnsafeModel = errors.New("unsafe model")
+
+// checkModel runs modelcheck on the file before libllama sees it.
+func checkModel(path string, f *gguf.File) error {
+	r, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("load model: %w", err)
+	}
+	defer r.Close()
+	if err := modelcheck.Error(path, modelcheck.Check(f, r)); err != nil {
+		return fmt.Errorf("load model: %w: %w", ErrUnsafeModel, err)
+	}
+	return nil
+}
 
 // ErrUnknownArch: the library predates the model's architecture (it wraps
 // ErrLoad).
@@ -115,6 +134,9 @@ func (l *Lib) LoadModel(path string, p ModelParams) (*Model, error) {
 	f, err := gguf.OpenWith(path, gguf.Options{Types: l.TensorTypes()})
 	if err != nil {
 		return nil, fmt.Errorf("load model: %w", err)
+	}
+	if err := checkModel(path, f); err != nil {
+		return nil, err
 	}
 	mp, err := l.modelParams(p)
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"time"
 
@@ -157,6 +158,10 @@ type Result struct {
 	Stats  Stats
 }
 
+// ErrNonFinite: the target's logits are NaN or infinite, so every token it
+// would choose is garbage.
+var ErrNonFinite = errors.New("the target computes non-finite logits")
+
 // Generate runs the speculative loop: it decodes prompt, then generates up
 // to cfg.NPredict tokens with prop drafting (nil: plain decoding, every step
 // reporting the reason "disabled"), delivering events to sink (nil: none).
@@ -240,8 +245,14 @@ func (l *loop) run(ctx context.Context, prompt []Token) (*Result, error) {
 		return nil, fmt.Errorf("generate: prompt: %w", err)
 	}
 	st.PromptTime = time.Since(t0)
+	logits := l.t.Logits(-1)
+	for i, v := range logits {
+		if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+			return nil, fmt.Errorf("generate: %w: logit %d after the prompt is %v (the model's weights hold NaN or Inf, or its hyperparameters overflow)", ErrNonFinite, i, v)
+		}
+	}
 	t1 := time.Now()
-	cur := l.choose(l.t.Logits(-1))
+	cur := l.choose(logits)
 	l.history = append(append(l.history[:0], prompt...), cur)
 	l.res.Tokens = append(l.res.Tokens, cur)
 	nPast := len(prompt)

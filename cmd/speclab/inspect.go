@@ -3,12 +3,14 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"os"
 	"strings"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/speclab/speclab/engine"
 	"github.com/speclab/speclab/engine/gguf"
+	"github.com/speclab/speclab/engine/modelcheck"
 )
 
 // inspectReport is what `speclab inspect` finds; --json prints it as is.
@@ -19,6 +21,9 @@ type inspectReport struct {
 	Model    *engine.ModelInfo `json:"libllama,omitempty"`
 	TailDrop *bool             `json:"partial_kv_removal,omitempty"`
 	Notes    []string          `json:"notes,omitempty"`
+	// Problems are what libllama would abort on or mis-compute (package
+	// modelcheck); a model with any is not loaded.
+	Problems []string `json:"problems,omitempty"`
 }
 
 func inspectCommand() *cli.Command {
@@ -75,7 +80,15 @@ Examples:
 				}
 				r.Notes = append(r.Notes, fmt.Sprintf("sized by %s, not speclab's table: %s", f.Types.Describe(), strings.Join(names, ", ")))
 			}
+			if fh, err := os.Open(path); err == nil {
+				for _, p := range modelcheck.Check(f, fh) {
+					r.Problems = append(r.Problems, p.String())
+				}
+				fh.Close()
+			}
 			switch {
+			case len(r.Problems) > 0:
+				r.Notes = append(r.Notes, "not loaded into libllama: it would abort on or mis-compute this model (see problems)")
 			case c.Bool("no-load"):
 			case libErr != nil:
 				r.Notes = append(r.Notes, "not loaded into libllama: "+firstLine(libErr.Error()))
@@ -85,9 +98,15 @@ Examples:
 			if c.Bool("json") {
 				enc := json.NewEncoder(c.App.Writer)
 				enc.SetIndent("", "  ")
-				return enc.Encode(r)
+				if err := enc.Encode(r); err != nil {
+					return err
+				}
+			} else {
+				r.print(c)
 			}
-			r.print(c)
+			if len(r.Problems) > 0 {
+				return fmt.Errorf("inspect %s: %d problems that libllama would abort on or mis-compute; the first: %s", path, len(r.Problems), r.Problems[0])
+			}
 			return nil
 		},
 	}
@@ -167,6 +186,9 @@ func (r *inspectReport) print(c *cli.Context) {
 	}
 	for _, n := range r.Notes {
 		fmt.Fprintf(w, "note          %s\n", n)
+	}
+	for _, p := range r.Problems {
+		fmt.Fprintf(w, "PROBLEM       %s\n", p)
 	}
 }
 

@@ -20,6 +20,9 @@ import (
 const envMain = "SPECLAB_TEST_AS_SPECLAB"
 
 func TestMain(m *testing.M) {
+	if list := os.Getenv(envMutantChild); list != "" {
+		os.Exit(mutantChild(list, os.Getenv("SPECLAB_MUTANT_LIB")))
+	}
 	if os.Getenv(envMain) == "1" {
 		os.Exit(run(append([]string{"speclab"}, os.Args[1:]...), os.Stdout, os.Stderr))
 	}

@@ -71,7 +71,15 @@ func writeStudy(t *testing.T, dir string) {
 						st.Reason = "no-history"
 					default:
 						st.Drafted, st.Accepted, st.ProposeNs = 4, int32(s%5), 40
-						for x := range min(4, s%5+1) {
+						r.Drafted += 4
+						for x := range 4 { // every drafted token has a row
+							if x > s%5 {
+								err := w.Token(runlog.TokenRow{RunID: "r", CellID: r.CellID, ExecID: r.ExecID, Step: int32(s), Index: int32(x)})
+								if err != nil {
+									t.Fatal(err)
+								}
+								continue
+							}
 							p := float32(0.9)
 							if x == s%5 {
 								p = 0.2
@@ -86,6 +94,7 @@ func writeStudy(t *testing.T, dir string) {
 					if err := w.Step(st); err != nil {
 						t.Fatal(err)
 					}
+					r.Steps++
 				}
 				if err := w.EndCell(r); err != nil {
 					t.Fatal(err)

@@ -63,3 +63,8 @@ func appendDecoded(dst []byte, text string) []byte {
 	}
 	return dst
 }
+
+// ByteToUnicode is the token text of the single byte b in a GPT-2 style
+// (byte-level BPE) vocabulary: the string libllama looks up when a text
+// needs that byte.
+func ByteToUnicode(b byte) string { return string(byteRune[b]) }

@@ -25,7 +25,8 @@ engine/releases:     engine/llamah
 engine/llamalib:     engine/releases
 engine/bpe:          engine/gguf
 engine/synth:        engine/bpe engine/gguf
-engine:              engine/bpe engine/gguf engine/llamah engine/llamalib engine/releases
+engine/modelcheck:   engine/bpe engine/gguf    # what libllama would abort on: no libllama
+engine:              engine/bpe engine/gguf engine/llamah engine/llamalib engine/modelcheck engine/releases
 engine/releases/gen: engine/llamah engine/llamalib engine/releases
 terms:               # the shared vocabulary: a leaf every package may use
 spec/sample:         # sampling: pure
@@ -41,6 +42,7 @@ models/export:       engine/bpe engine/gguf models models/corpus
 models/prep:         engine/bpe models/corpus
 internal/deps:
 internal/testenv:    engine engine/gguf engine/llamalib engine/releases engine/synth
+internal/mutants:    engine/gguf    # broken models for tests
 cmd/speclab:         *
 `
 
