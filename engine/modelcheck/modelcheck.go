@@ -145,6 +145,17 @@ func (c *checker) hparams() {
 				c.add(Quote(kv.Key), "%v is not a finite number: every logit would be NaN", x)
 				break
 			}
+			if strings.HasSuffix(kv.Key, "_epsilon") && x < 0 {
+				c.add(Quote(kv.Key), "%v is negative (GGML_ASSERT eps >= 0 in the norm)", x)
+				break
+			}
+		}
+	}
+	if v, ok := c.f.Lookup(c.key("rope.scaling.type")); ok {
+		// llama-model.cpp's LLAMA_ROPE_SCALING_TYPES; another name
+		// becomes UNSPECIFIED, and GGML_ASSERT fails.
+		if s, _ := v.(string); !slices.Contains([]string{"none", "linear", "yarn", "longrope"}, s) {
+			c.add(c.key("rope.scaling.type"), "%s: want none, linear, yarn or longrope", Quote(fmt.Sprint(v)))
 		}
 	}
 	if n, ok := c.uint("block_count"); ok && (n == 0 || n > maxLayers) {
@@ -286,7 +297,8 @@ func (c *checker) tensors(r io.ReaderAt) {
 		names[t.Name] = true
 	}
 	for _, t := range c.f.Tensors {
-		f32Role := len(t.Shape) == 1 || strings.HasSuffix(t.Name, "ssm_conv1d.weight")
+		f32Role := len(t.Shape) == 1 || strings.HasSuffix(t.Name, "ssm_conv1d.weight") ||
+			strings.HasSuffix(t.Name, ".ssm_a") || strings.HasSuffix(t.Name, ".ssm_d")
 		if f32Role && t.Type != gguf.TypeF32 && !t.Unsized {
 			c.add(Quote(t.Name), "is %s; norms, biases and the recurrent state's small tensors must be F32 (ggml's CPU kernels abort on others; llama-quantize keeps them F32)", t.Type)
 		}
