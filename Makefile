@@ -51,7 +51,8 @@ peer: setup
 	$(BIN) setup --peer
 
 # Every test, against the real libllama (a missing library fails, never skips),
-# then a short run of the GGUF reader's fuzzer.
+# then short runs of the GGUF reader's fuzzer and of the model loader's
+# (semantic mutants through speclab's validator into libllama).
 test: test-setup peer test-go fuzz
 
 test-go:
@@ -64,6 +65,7 @@ generate:
 
 fuzz:
 	$(GO) test -run='^$$' -fuzz=FuzzRead -fuzztime=$(FUZZTIME) ./engine/gguf
+	SPECLAB_REQUIRE_LLAMA=1 $(GO) test -run='^$$' -fuzz=FuzzLoadModel -fuzztime=$(FUZZTIME) ./engine
 
 bench: setup peer
 	$(GO) test -run='^$$' -bench=. -skip='LoadRows10M' -benchmem ./...

@@ -89,6 +89,15 @@ func Generate(bases []Base, n int, seed uint64) []Mutant {
 	return out
 }
 
+// One makes a mutant of b in category cat (an index into Categories,
+// wrapped) from seed; ok is false when the mutation does not apply.
+func One(b Base, cat int, seed uint64) (Mutant, bool) {
+	c := Categories[cat%len(Categories)]
+	m, ok := mutate(b, c, rand.New(rand.NewPCG(seed, uint64(cat))))
+	m.Category = c
+	return m, ok
+}
+
 func clone(b Base) Mutant {
 	m := Mutant{KV: make([]gguf.KV, len(b.KV)), Tensors: make([]gguf.Tensor, len(b.Tensors))}
 	for i, kv := range b.KV {
