@@ -20,12 +20,14 @@
 //
 //   - Lib: the loaded library, its release, capabilities, backends, devices
 //     and tensor type table;
-//   - Model: a GGUF model (validated in Go by package gguf before libllama
-//     ever sees the file), its metadata and its vocabulary: tokenize,
+//   - Model: a GGUF model (validated in Go before libllama ever sees the
+//     file: its structure by package gguf, what libllama would abort on by
+//     package modelcheck), its metadata and its vocabulary: tokenize,
 //     detokenize, token pieces;
 //   - Context: an inference context: batched decode with logits requested for
 //     chosen positions, zero-copy logits, KV tail removal, sequence state
-//     save and restore, perf counters.
+//     save and restore, checkpoints (partial for hybrid models), perf
+//     counters.
 //
 // The engine knows nothing of speculation: verification, proposers and
 // experiments live in packages spec, drafts and experiments, which use the
