@@ -291,12 +291,12 @@ func (d *decoder) file() (*File, error) {
 			return nil, formatErr(ErrCorrupt, at, "corrupt: empty key in key-value pair %d", i)
 		}
 		if j, dup := keys[key]; dup {
-			return nil, formatErr(ErrCorrupt, at, "corrupt: duplicate key %q in key-value pairs %d and %d", key, j, i)
+			return nil, formatErr(ErrCorrupt, at, "corrupt: duplicate key %s in key-value pairs %d and %d", Quote(key), j, i)
 		}
 		keys[key] = int(i)
 		v, err := d.value()
 		if err != nil {
-			return nil, within(err, "key-value pair %d %q", i, key)
+			return nil, within(err, "key-value pair %d %s", i, Quote(key))
 		}
 		f.KV = append(f.KV, KV{Key: key, Value: v})
 	}
@@ -533,19 +533,19 @@ func (d *decoder) tensorInfo(i uint64, names map[string]int) (TensorInfo, error)
 		return t, within(err, "tensor info %d", i)
 	}
 	if len(name) > MaxNameLen {
-		return t, formatErr(ErrCorrupt, at, "corrupt: tensor name %q of tensor %d is %d bytes long, more than ggml's limit of %d", name, i, len(name), MaxNameLen)
+		return t, formatErr(ErrCorrupt, at, "corrupt: tensor name %s of tensor %d is %d bytes long, more than ggml's limit of %d", Quote(name), i, len(name), MaxNameLen)
 	}
 	if j, dup := names[name]; dup {
-		return t, formatErr(ErrCorrupt, at, "corrupt: duplicate tensor name %q in tensors %d and %d", name, j, i)
+		return t, formatErr(ErrCorrupt, at, "corrupt: duplicate tensor name %s in tensors %d and %d", Quote(name), j, i)
 	}
 	t.Name = name
 	at = d.pos
 	nDims, err := d.u32("number of dimensions")
 	if err != nil {
-		return t, within(err, "tensor %q", name)
+		return t, within(err, "tensor %s", Quote(name))
 	}
 	if nDims < 1 || nDims > MaxDims {
-		return t, formatErr(ErrCorrupt, at, "corrupt: tensor %q has %d dimensions, want 1 to %d", name, nDims, MaxDims)
+		return t, formatErr(ErrCorrupt, at, "corrupt: tensor %s has %d dimensions, want 1 to %d", Quote(name), nDims, MaxDims)
 	}
 	t.Shape = make([]uint64, nDims)
 	n := uint64(1)
@@ -553,14 +553,14 @@ func (d *decoder) tensorInfo(i uint64, names map[string]int) (TensorInfo, error)
 		at = d.pos
 		dim, err := d.u64("dimension")
 		if err != nil {
-			return t, within(err, "tensor %q", name)
+			return t, within(err, "tensor %s", Quote(name))
 		}
 		if dim == 0 {
-			return t, formatErr(ErrCorrupt, at, "corrupt: tensor %q has a zero dimension %d", name, j)
+			return t, formatErr(ErrCorrupt, at, "corrupt: tensor %s has a zero dimension %d", Quote(name), j)
 		}
 		hi, lo := bits.Mul64(n, dim)
 		if hi != 0 || lo > math.MaxInt64 {
-			return t, formatErr(ErrCorrupt, at, "corrupt: tensor %q has too many elements (shape %v... overflows int64)", name, t.Shape[:j+1])
+			return t, formatErr(ErrCorrupt, at, "corrupt: tensor %s has too many elements (shape %v... overflows int64)", Quote(name), t.Shape[:j+1])
 		}
 		n = lo
 		t.Shape[j] = dim
@@ -568,7 +568,7 @@ func (d *decoder) tensorInfo(i uint64, names map[string]int) (TensorInfo, error)
 	at = d.pos
 	typ, err := d.u32("tensor type")
 	if err != nil {
-		return t, within(err, "tensor %q", name)
+		return t, within(err, "tensor %s", Quote(name))
 	}
 	t.Type = Type(typ)
 	table := d.types
@@ -581,19 +581,28 @@ func (d *decoder) tensorInfo(i uint64, names map[string]int) (TensorInfo, error)
 	case known:
 		t.TypeName = tn
 		if t.Size, err = tensorBytes(table, t.Type, t.Shape); err != nil {
-			return t, formatErr(ErrCorrupt, at, "corrupt: tensor %q: %v", name, err)
+			return t, formatErr(ErrCorrupt, at, "corrupt: tensor %s: %v", Quote(name), err)
 		}
 	case d.types == nil && t.Type.removed():
-		return t, formatErr(ErrCorrupt, at, "corrupt: tensor %q has type id %d, which ggml removed (no build reads it)", name, typ)
+		return t, formatErr(ErrCorrupt, at, "corrupt: tensor %s has type id %d, which ggml removed (no build reads it)", Quote(name), typ)
 	case d.types == nil:
 		t.Unsized, t.TypeName = true, fmt.Sprintf("type(%d)", typ)
 	default:
-		return t, formatErr(ErrCorrupt, at, "corrupt: tensor %q has type id %d, which %s does not know", name, typ, table.Describe())
+		return t, formatErr(ErrCorrupt, at, "corrupt: tensor %s has type id %d, which %s does not know", Quote(name), typ, table.Describe())
 	}
 	if t.Offset, err = d.u64("tensor offset"); err != nil {
-		return t, within(err, "tensor %q", name)
+		return t, within(err, "tensor %s", Quote(name))
 	}
 	return t, nil
+}
+
+// Quote quotes s for an error message, at most its first 40 bytes: a name
+// read from a corrupt file can be a gigabyte long.
+func Quote(s string) string {
+	if len(s) > 40 {
+		return fmt.Sprintf("%q…", s[:40])
+	}
+	return fmt.Sprintf("%q", s)
 }
 
 func alignUp(n, a uint64) uint64 { return (n + a - 1) / a * a }
@@ -608,15 +617,15 @@ func (f *File) checkLayout() error {
 	}
 	for _, t := range f.Tensors {
 		if t.Offset%f.Alignment != 0 {
-			return formatErr(ErrCorrupt, -1, "corrupt: tensor %q data offset %d is not a multiple of the alignment %d", t.Name, t.Offset, f.Alignment)
+			return formatErr(ErrCorrupt, -1, "corrupt: tensor %s data offset %d is not a multiple of the alignment %d", Quote(t.Name), t.Offset, f.Alignment)
 		}
 		start, c1 := bits.Add64(f.DataOffset, t.Offset, 0)
 		end, c2 := bits.Add64(start, t.Size, 0)
 		if c1 != 0 || c2 != 0 || end > math.MaxInt64 {
-			return formatErr(ErrCorrupt, -1, "corrupt: tensor %q data offset %d is impossibly large", t.Name, t.Offset)
+			return formatErr(ErrCorrupt, -1, "corrupt: tensor %s data offset %d is impossibly large", Quote(t.Name), t.Offset)
 		}
 		if end > size {
-			return formatErr(ErrTruncated, int64(start), "truncated: tensor %q needs bytes [%d,%d) but file has %d bytes", t.Name, start, end, size)
+			return formatErr(ErrTruncated, int64(start), "truncated: tensor %s needs bytes [%d,%d) but file has %d bytes", Quote(t.Name), start, end, size)
 		}
 	}
 	order := make([]int, len(f.Tensors))
@@ -746,12 +755,12 @@ func (f *File) TensorData(r io.ReaderAt, t TensorInfo) ([]byte, error) {
 	start, c1 := bits.Add64(f.DataOffset, t.Offset, 0)
 	end, c2 := bits.Add64(start, t.Size, 0)
 	if c1 != 0 || c2 != 0 || end > uint64(f.FileSize) {
-		return nil, formatErr(ErrTruncated, -1, "truncated: tensor %q needs bytes [%d,%d) but file has %d bytes", t.Name, start, end, f.FileSize)
+		return nil, formatErr(ErrTruncated, -1, "truncated: tensor %s needs bytes [%d,%d) but file has %d bytes", Quote(t.Name), start, end, f.FileSize)
 	}
 	b := make([]byte, t.Size)
 	if n, err := r.ReadAt(b, int64(start)); err != nil && n < len(b) {
 		if errors.Is(err, io.EOF) {
-			return nil, formatErr(ErrTruncated, int64(start), "truncated: file ends inside the data of tensor %q", t.Name)
+			return nil, formatErr(ErrTruncated, int64(start), "truncated: file ends inside the data of tensor %s", Quote(t.Name))
 		}
 		return nil, fmt.Errorf("gguf: reading data of tensor %q: %w", t.Name, err)
 	}

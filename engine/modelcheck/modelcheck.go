@@ -36,17 +36,11 @@ const (
 	maxExperts       = 1024 // LLAMA_MAX_EXPERTS
 	tensorAlignment  = 32   // TENSOR_ALIGNMENT (ggml/src/ggml-backend.cpp)
 	scanElements     = 4 << 20
-	maxQuote         = 40
 	maxFindingsShown = 5
 )
 
-// Quote shortens s for a message: at most 40 bytes, quoted.
-func Quote(s string) string {
-	if len(s) > maxQuote {
-		return fmt.Sprintf("%q…", s[:maxQuote])
-	}
-	return fmt.Sprintf("%q", s)
-}
+// Quote shortens s for a message: at most 40 bytes, quoted (gguf.Quote).
+func Quote(s string) string { return gguf.Quote(s) }
 
 // Check returns the findings for the file f, whose tensor data r reads.
 // r may be nil: the NaN scan is then skipped.
