@@ -26,6 +26,11 @@ const (
 	// tokenizer; llama.cpp refuses it as a draft for Target by its
 	// token-text rule.
 	OtherVocabDraft = "draft-othervocab.gguf"
+	// HybridTarget: qwen35 architecture (Qwen3.5: three Gated DeltaNet
+	// layers and one gated attention layer), 13.0M parameters, block
+	// matrices MXFP4, embeddings and output Q8_0, the target's tokenizer.
+	// Its memory cannot drop a tail, like the seed's Qwen3.5-27B's.
+	HybridTarget = "target-hybrid.gguf"
 )
 
 // EnvDir names the environment variable that overrides where Dir looks.

@@ -13,6 +13,7 @@ import (
 
 	"github.com/speclab/speclab/drafts"
 	"github.com/speclab/speclab/engine"
+	"github.com/speclab/speclab/engine/gguf"
 	"github.com/speclab/speclab/engine/bpe"
 	"github.com/speclab/speclab/internal/testenv"
 	"github.com/speclab/speclab/models"
@@ -33,7 +34,7 @@ func load(tb testing.TB) map[string]*engine.Model {
 	lib := testenv.Lib(tb)
 	loadOnce.Do(func() {
 		shipped = map[string]*engine.Model{}
-		for _, name := range []string{models.Target, models.Draft, models.OtherVocabDraft} {
+		for _, name := range []string{models.Target, models.Draft, models.OtherVocabDraft, models.HybridTarget} {
 			p, err := models.Path(name)
 			if err != nil {
 				loadErr = err
@@ -130,8 +131,42 @@ func TestLoad(t *testing.T) {
 			t.Errorf("%s: blk.0.ffn_down.weight is %v, want %s", name, ti.Type, want)
 		}
 	}
-	if total > 30e6 {
-		t.Errorf("the three files hold %d bytes, more than 30 MB", total)
+	if st, err := os.Stat(ms[models.HybridTarget].Info.Path); err == nil {
+		total += st.Size()
+	}
+	if total > 45e6 {
+		t.Errorf("the shipped files hold %d bytes, more than 45 MB", total)
+	}
+}
+
+// TestHybridTarget: the hybrid default target is a qwen35 model with the
+// target's tokenizer, libllama sees it hybrid, its memory cannot drop a
+// tail, and its block matrices are MXFP4.
+func TestHybridTarget(t *testing.T) {
+	ms := load(t)
+	h, target := ms[models.HybridTarget], ms[models.Target]
+	in := h.Info
+	if in.Architecture != "qwen35" || !in.Hybrid || in.Recurrent || in.CtxTrain != 1024 {
+		t.Errorf("architecture %q, hybrid %v, recurrent %v, context %d; want qwen35, true, false, 1024", in.Architecture, in.Hybrid, in.Recurrent, in.CtxTrain)
+	}
+	if in.Params < 10e6 || in.Params > 16e6 || in.Layers != 4 || in.Embd != 384 {
+		t.Errorf("%d parameters, %d layers, embd %d; want about 13M, 4, 384", in.Params, in.Layers, in.Embd)
+	}
+	if got := h.Meta(models.KeyRole); got != "target-hybrid" {
+		t.Errorf("%s = %q", models.KeyRole, got)
+	}
+	for i := range in.VocabSize {
+		if h.TokenText(engine.Token(i)) != target.TokenText(engine.Token(i)) {
+			t.Fatalf("token %d: %q in the hybrid target, %q in the target", i, h.TokenText(engine.Token(i)), target.TokenText(engine.Token(i)))
+		}
+	}
+	if ok, err := h.CanRemoveTail(); ok || err != nil {
+		t.Errorf("CanRemoveTail = %v, %v; want false (hybrid memory)", ok, err)
+	}
+	for _, name := range []string{"blk.0.attn_qkv.weight", "blk.3.attn_q.weight", "blk.0.ffn_down.weight"} {
+		if ti, ok := h.File.Tensor(name); !ok || ti.Type != gguf.TypeMXFP4 {
+			t.Errorf("%s: %v, want MXFP4", name, ti.Type)
+		}
 	}
 }
 
@@ -209,7 +244,7 @@ func TestPerplexity(t *testing.T) {
 	ms := load(t)
 	texts, goVersion := heldOut(t)
 	ppl := map[string]float64{}
-	for _, name := range []string{models.Target, models.Draft, models.OtherVocabDraft} {
+	for _, name := range []string{models.Target, models.Draft, models.OtherVocabDraft, models.HybridTarget} {
 		m := ms[name]
 		if v := m.Meta(models.KeyGoVersion); v != goVersion {
 			t.Skipf("the models were evaluated on the source of %s, this toolchain is %s: the held-out windows differ", v, goVersion)

@@ -33,7 +33,14 @@ func main() {
 	run := flag.String("run", filepath.Join("models", ".work", "run1"), "folder with the training script's output")
 	data := flag.String("data", filepath.Join("models", ".work", "data"), "folder with the tokenizers (models/prep)")
 	out := flag.String("out", "models", "folder to write the GGUF files to")
+	hybrid := flag.String("hybrid", "", "export only the hybrid target, from train_hybrid.py's output in this folder")
 	flag.Parse()
+	if *hybrid != "" {
+		if err := exportHybrid(*hybrid, *data, *out); err != nil {
+			log.Fatal(err)
+		}
+		return
+	}
 	if err := exportAll(*run, *data, *out); err != nil {
 		log.Fatal(err)
 	}
