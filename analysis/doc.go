@@ -7,7 +7,7 @@
 // millions of token rows stay fast. Summarize groups the cells by
 // configuration, task, model or run and computes, with the definitions of
 // docs and of vLLM and llama.cpp: acceptance rate, mean acceptance length
-// τ = 1 + accepted/steps, per-position acceptance (unconditional and
+// τ = 1 + accepted/drafting steps, per-position acceptance (unconditional and
 // conditional), the histogram of accepted length by draft length, empty
 // drafts by reason, tokens/s and the speedup over the matching baseline
 // (same model, task and repeat) with 95% intervals across repeats, and

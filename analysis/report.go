@@ -123,7 +123,7 @@ func pct1(n Num) string {
 func SpeedTable(groups []*Summary, by []Dim) *Table {
 	t := &Table{Title: "Acceptance and speed",
 		Header: append(dimHeader(by), "cells", "drafting", "steps", "drafted", "accepted", "accept", "τ", "tok/s [95% CI]", "speedup [95% CI]"),
-		Note:   "drafting: cells with at least one draft; τ = 1 + accepted/steps; speedup over the baseline of the same model, task and repeat, intervals across repeats"}
+		Note:   "drafting: cells with at least one draft; τ = 1 + accepted/drafting steps (llama-server's mean len, vLLM's mean acceptance length); speedup over the baseline of the same model, task and repeat, intervals across repeats"}
 	for _, s := range groups {
 		r := keyCells(s, by)
 		drafting := fmt.Sprintf("%d/%d", s.DraftedCells, s.Cells)

@@ -97,6 +97,10 @@ type Configuration struct {
 	// draft switching every method off is the default now.
 	LlamaRefusal bool           `yaml:"llama_refusal,omitempty" json:"llama_refusal,omitempty"`
 	Ngram        map[string]int `yaml:"ngram,omitempty" json:"ngram,omitempty"` // llama.cpp flag name → value
+	// Draft, when set, replaces the experiment's draft model for this
+	// configuration (a counterfactual: the matched draft where the others
+	// run the mismatched one).
+	Draft string `yaml:"draft,omitempty" json:"draft,omitempty"`
 }
 
 // SeedPolicy is the dynamic draft policy of the seed study.
@@ -111,6 +115,28 @@ func SeedConfigs() []Configuration {
 		{Name: terms.DraftSimple, SpecType: terms.DraftSimple},
 		{Name: terms.DraftSimple + "+dd-policy", SpecType: terms.DraftSimple, DDPolicy: SeedPolicy},
 	}
+}
+
+// SeedCounterfactuals are the configurations that say what each change
+// would have given the seed: checkpointing instead of the refusal, for
+// every n-gram method alone, and the matched draft (same tokenizer) instead
+// of the mismatched one, with the release's rollback and with checkpoints.
+// Their names say the change after "@".
+func SeedCounterfactuals(matched string, behaviour spec.Rollback) []Configuration {
+	cp := string(spec.Checkpoint)
+	out := []Configuration{
+		{Name: terms.NgramSimple + "@checkpoint", SpecType: terms.NgramSimple, Rollback: cp},
+		{Name: terms.NgramMapK4V + "@checkpoint", SpecType: terms.NgramMapK4V, Rollback: cp},
+		{Name: terms.NgramMapK + "@checkpoint", SpecType: terms.NgramMapK, Rollback: cp},
+		{Name: terms.NgramMod + "@checkpoint", SpecType: terms.NgramMod, Rollback: cp},
+	}
+	if matched != "" {
+		out = append(out,
+			Configuration{Name: terms.DraftSimple + "@matched-draft", SpecType: terms.DraftSimple, Draft: matched, Rollback: string(behaviour)},
+			Configuration{Name: terms.DraftSimple + "@matched-draft+checkpoint", SpecType: terms.DraftSimple, Draft: matched, Rollback: cp},
+		)
+	}
+	return out
 }
 
 // Load reads an experiment from a YAML file.
@@ -234,7 +260,7 @@ func (e *Experiment) Normalise() error {
 			errs = append(errs, fmt.Errorf("%s: %w", where, err))
 		}
 		for _, t := range b.Types {
-			if t == terms.DraftSimple && e.Draft == "" && len(e.Drafts) == 0 {
+			if t == terms.DraftSimple && e.Draft == "" && len(e.Drafts) == 0 && c.Draft == "" {
 				errs = append(errs, fmt.Errorf("%s: spec_type draft-simple needs a draft model (key draft)", where))
 			}
 		}
@@ -418,13 +444,33 @@ func (e *Experiment) Cells(b Battery) ([]Cell, error) {
 		if len(pairs) > 1 {
 			label = m.label()
 		}
-		for _, t := range tasks {
-			if e.NPredictScale != nil {
-				t.NPredict = max(1, int(float64(t.NPredict)**e.NPredictScale+0.5))
+		// Configurations with a draft of their own run after the others,
+		// grouped by that draft, so that each pair of models is loaded
+		// once.
+		var groups [][]Configuration
+		var drafts []string
+		for _, c := range e.Configs {
+			i := slices.Index(drafts, c.Draft)
+			if i < 0 {
+				drafts = append(drafts, c.Draft)
+				groups = append(groups, nil)
+				i = len(groups) - 1
 			}
-			for r := 1; r <= e.Repeats; r++ {
-				for _, c := range e.Configs {
-					cells = append(cells, Cell{Index: len(cells), Models: m, Task: t, Config: c, Repeat: r, label: label})
+			groups[i] = append(groups[i], c)
+		}
+		for g, configs := range groups {
+			mm := m
+			if drafts[g] != "" {
+				mm.Draft = drafts[g]
+			}
+			for _, t := range tasks {
+				if e.NPredictScale != nil {
+					t.NPredict = max(1, int(float64(t.NPredict)**e.NPredictScale+0.5))
+				}
+				for r := 1; r <= e.Repeats; r++ {
+					for _, c := range configs {
+						cells = append(cells, Cell{Index: len(cells), Models: mm, Task: t, Config: c, Repeat: r, label: label})
+					}
 				}
 			}
 		}

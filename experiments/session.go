@@ -2,6 +2,7 @@ package experiments
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
 	"runtime"
 
@@ -219,6 +220,32 @@ func (s *Session) Generation(c Configuration, sm Sampling, seed uint64) (*Genera
 		return nil, err
 	}
 	return &Generation{Built: b, Proposer: prop, Refusal: drafts.RefusalOf(prop)}, nil
+}
+
+// SeedModels returns the default models of the seed reproduction: the
+// hybrid target (a qwen35, as the seed's Qwen3.5-27B), the draft whose
+// vocabulary llama.cpp refuses (as the seed's Qwen2.5-0.5B), and the
+// matched draft of the counterfactuals; synthetic ones when the shipped
+// models are not found.
+func SeedModels(cacheDir string) (target, mismatched, matched, note string, err error) {
+	if dir, derr := models.Dir(); derr == nil {
+		if _, serr := os.Stat(filepath.Join(dir, models.HybridTarget)); serr == nil {
+			return filepath.Join(dir, models.HybridTarget), filepath.Join(dir, models.OtherVocabDraft), filepath.Join(dir, models.Draft),
+				"using speclab's default models (" + dir + "): the 13.0M-parameter qwen35 hybrid target (Gated DeltaNet + attention, as the seed's Qwen3.5-27B), " +
+					"the draft with another vocabulary in the seed's draft-simple rows (as its Qwen2.5-0.5B), the matched draft in the counterfactuals (models/README.md)", nil
+		}
+	}
+	if cacheDir == "" {
+		if cacheDir, err = llamalib.DefaultCacheDir(); err != nil {
+			return "", "", "", "", err
+		}
+	}
+	set, err := synth.WriteSet(filepath.Join(cacheDir, "models", "synth-mxfp4"), synth.Options{Seed: 1, Type: gguf.TypeMXFP4})
+	if err != nil {
+		return "", "", "", "", fmt.Errorf("default models: %w", err)
+	}
+	return set.Hybrid, set.OtherVocab, set.Draft, "speclab's trained default models were not found (set " + models.EnvDir +
+		"); using synthetic models (random weights: the mechanics are real, the acceptance rates mean nothing)", nil
 }
 
 // DefaultModels returns speclab's default target and draft: the trained

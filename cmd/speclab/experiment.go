@@ -18,6 +18,7 @@ import (
 	"github.com/speclab/speclab/analysis"
 	"github.com/speclab/speclab/experiments"
 	"github.com/speclab/speclab/experiments/runlog"
+	"github.com/speclab/speclab/terms"
 )
 
 // runFlags are the flags of every command that executes an experiment.
@@ -103,6 +104,10 @@ func reproduceCommand() *cli.Command {
 		&cli.BoolFlag{Name: "force-threads", Usage: "allow -t above the number of cores (ggml's spinning threads then stall the run)"},
 		&cli.IntFlag{Name: "gpu-layers", Aliases: []string{"ngl"}, Usage: "layers of the target offloaded to the GPU (-1 or 999: all)"},
 		&cli.StringFlag{Name: "gpu-layers-draft", Aliases: []string{"ngld"}, Usage: "layers of the draft offloaded (default: as --gpu-layers; 0 keeps the draft on the CPU)"},
+		&cli.StringFlag{Name: "llama-behaviour", Usage: "which llama.cpp release's handling of targets that cannot drop a tail (hybrid, recurrent) to follow: " +
+			"a tag (b8390, v0.5.0), a runtime version (3.18.1), latest, or seed: the last release before the seed's runs (b8390: refuse)", Value: "seed"},
+		&cli.StringFlag{Name: "matched-draft", Usage: "draft with the target's tokenizer for the counterfactual rows (default: speclab's, with the default models)"},
+		&cli.BoolFlag{Name: "no-counterfactuals", Usage: "run only the seed's five configurations"},
 	)
 	return &cli.Command{
 		Name:  "reproduce",
@@ -127,6 +132,10 @@ Examples:
 			if err := noFlagsAfterArgs(c); err != nil {
 				return err
 			}
+			beh, err := experiments.ParseBehaviour(c.String("llama-behaviour"))
+			if err != nil {
+				return usageError{err.Error()}
+			}
 			exp := &experiments.Experiment{
 				Name: "seed-reproduction", Target: c.String("target"), Draft: c.String("draft"),
 				Battery: c.String("battery"), Repeats: c.Int("repeats"), Seed: c.Uint64("seed"),
@@ -143,16 +152,23 @@ Examples:
 				}
 				exp.Context.GPULayersDraft = &n
 			}
+			matched := c.String("matched-draft")
 			if exp.Target == "" {
-				t, d, note, err := experiments.DefaultModels(c.String("cache-dir"))
+				t, mismatched, m, note, err := experiments.SeedModels(c.String("cache-dir"))
 				if err != nil {
 					return err
 				}
 				exp.Target = t
 				if !c.IsSet("draft") {
-					exp.Draft = d
+					exp.Draft = mismatched
+				}
+				if matched == "" {
+					matched = m
 				}
 				fmt.Fprintln(c.App.ErrWriter, note)
+			}
+			for i := range exp.Configs {
+				exp.Configs[i].Rollback = string(beh.Rollback())
 			}
 			if exp.Draft == "" {
 				// Without a draft the draft configurations cannot run: keep
@@ -160,6 +176,10 @@ Examples:
 				exp.Configs = exp.Configs[:3]
 				fmt.Fprintln(c.App.ErrWriter, "no --draft: the draft-simple configurations are left out")
 			}
+			if !c.Bool("no-counterfactuals") {
+				exp.Configs = append(exp.Configs, experiments.SeedCounterfactuals(matched, beh.Rollback())...)
+			}
+			fmt.Fprintf(c.App.ErrWriter, "behaviour: %s (--llama-behaviour)\n", beh)
 			if err := exp.Normalise(); err != nil {
 				return usageError{err.Error()}
 			}
@@ -171,6 +191,9 @@ Examples:
 				return nil
 			}
 			if err := printReproduction(c.App.Writer, sum.Dir); err != nil {
+				return err
+			}
+			if err := printSeedComparison(c.App.Writer, sum.Dir, beh); err != nil {
 				return err
 			}
 			report, err := analysis.Report([]string{sum.Dir}, filepath.Join(sum.Dir, "report"), c.App.Writer)
@@ -268,6 +291,128 @@ func printReproduction(w io.Writer, dir string) error {
 		tw.Flush()
 	}
 	return nil
+}
+
+// seedTable is the seed study's own speculative results, per
+// configuration, as its table gives them.
+var seedTable = []struct{ config, result string }{
+	{terms.NgramSimple, "0 drafts generated"},
+	{terms.NgramMapK4V, "0 drafts generated"},
+	{terms.DraftSimple, "loaded, 0 drafts accepted"},
+	{terms.DraftSimple + "+dd-policy", "0 drafts, applied: false"},
+}
+
+// printSeedComparison prints the seed's table beside speclab's totals for
+// the same configurations, each row's cause, and the counterfactuals.
+func printSeedComparison(w io.Writer, dir string, beh experiments.Behaviour) error {
+	d, err := analysis.Load([]string{dir})
+	if err != nil {
+		return err
+	}
+	type tot struct {
+		cells, applied, drafted, accepted int
+		empty                             map[string]int
+		refusal                           string
+	}
+	by := map[string]*tot{}
+	var order []string
+	for _, c := range d.Cells {
+		r := c.RunRow
+		t := by[r.Config]
+		if t == nil {
+			t = &tot{empty: map[string]int{}}
+			by[r.Config] = t
+			order = append(order, r.Config)
+		}
+		t.cells++
+		if r.Applied {
+			t.applied++
+		}
+		t.drafted += int(r.Drafted)
+		t.accepted += int(r.Accepted)
+		for _, e := range r.Empty() {
+			t.empty[string(e.Reason)] += int(e.N)
+		}
+		if r.Refusal != "" {
+			t.refusal = r.Refusal
+		}
+	}
+	cause := func(t *tot) string {
+		best, n := "", 0
+		for k, v := range t.empty {
+			if v > n {
+				best, n = k, v
+			}
+		}
+		out := "—"
+		if best != "" {
+			out = fmt.Sprintf("%s (%s)", best, terms.Reason(best).Meaning())
+		}
+		if t.refusal != "" {
+			r := t.refusal
+			if len(r) > 120 {
+				r = r[:120] + "…"
+			}
+			out += "; and refused: " + r
+		}
+		return out
+	}
+	fmt.Fprintf(w, "\n== the seed's table beside speclab's (%s)\n", beh)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "configuration\tthe seed saw\tspeclab: drafted\taccepted\tapplied\tcause of the empty drafts\t")
+	for _, row := range seedTable {
+		t := by[row.config]
+		if t == nil {
+			fmt.Fprintf(tw, "%s\t%s\t(not run)\t\t\t\t\n", row.config, row.result)
+			continue
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d of %d cells\t%s\t\n", row.config, row.result, t.drafted, t.accepted, t.applied, t.cells, cause(t))
+	}
+	tw.Flush()
+	var cf []string
+	for _, name := range order {
+		if strings.Contains(name, "@") {
+			cf = append(cf, name)
+		}
+	}
+	if len(cf) == 0 {
+		return nil
+	}
+	speedups := d.CellSpeedups()
+	fmt.Fprintln(w, "\n== counterfactuals: what each change would have given")
+	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "configuration\tdrafted\taccepted\tacceptance\tapplied\tmedian speedup\tcheckpoint cost per step\t")
+	for _, name := range cf {
+		t := by[name]
+		acc := "—"
+		if t.drafted > 0 {
+			acc = fmt.Sprintf("%.1f%%", 100*float64(t.accepted)/float64(t.drafted))
+		}
+		var sp []float64
+		var rollback float64
+		var steps int
+		for _, c := range d.Cells {
+			if c.Config != name {
+				continue
+			}
+			if v, ok := speedups[c]; ok {
+				sp = append(sp, v)
+			}
+			rollback += c.RollbackS
+			steps += int(c.Steps)
+		}
+		spd := "—"
+		if len(sp) > 0 {
+			sort.Float64s(sp)
+			spd = fmt.Sprintf("%.2f×", sp[len(sp)/2])
+		}
+		cost := "—"
+		if steps > 0 && rollback > 0 {
+			cost = fmt.Sprintf("%.0f µs", 1e6*rollback/float64(steps))
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%s\t%d of %d cells\t%s\t%s\t\n", name, t.drafted, t.accepted, acc, t.applied, t.cells, spd, cost)
+	}
+	return tw.Flush()
 }
 
 func configRank(name string) int {

@@ -320,7 +320,7 @@ func TestReproduceFlags(t *testing.T) {
 	}{
 		{"shard with a tail", []string{"--shard", "1/2x"}, 2, []string{`shard "1/2x"`}},
 		{"shard of three numbers", []string{"--shard", "1/2/3"}, 2, []string{"want K/N"}},
-		{"shard beyond the cells", []string{"--shard", "46/50", "--out", filepath.Join(dir, "empty-shard")}, 0, []string{"has no cells", "nothing to do"}},
+		{"shard beyond the cells", []string{"--shard", "190/200", "--out", filepath.Join(dir, "empty-shard")}, 0, []string{"has no cells", "nothing to do"}},
 		{"zero scale", []string{"--n-predict-scale", "0"}, 2, []string{"n_predict_scale"}},
 		{"resume of a missing folder", []string{"--resume", "--out", filepath.Join(dir, "missing")}, 1, []string{"missing", "no such file"}},
 		{"wrong target path", []string{"--target", "/nonexistent/t.gguf", "--out", filepath.Join(dir, "failed-start")}, 1, []string{"/nonexistent/t.gguf"}},
@@ -352,7 +352,7 @@ func TestReproduceDiagnosis(t *testing.T) {
 	set := testenv.Models(t, gguf.TypeQ8_0)
 	out := filepath.Join(t.TempDir(), "run")
 	code, stdout, stderr := speclab(t, "--llama-lib", lib.Location.Lib, "reproduce", "--target", set.Target,
-		"--draft", set.OtherVocab, "--n-predict-scale", "0.1", "--out", out)
+		"--draft", set.OtherVocab, "--n-predict-scale", "0.1", "--out", out, "--no-counterfactuals")
 	if code != 0 {
 		t.Fatalf("exit %d\n%s\n%s", code, stdout, stderr)
 	}
@@ -371,13 +371,61 @@ func TestReproduceDiagnosis(t *testing.T) {
 	}
 	// the same folder again without --resume is refused; with it, nothing is left to do
 	if code, _, _ := speclab(t, "--llama-lib", lib.Location.Lib, "reproduce", "--target", set.Target,
-		"--draft", set.OtherVocab, "--n-predict-scale", "0.1", "--out", out); code != 1 {
+		"--draft", set.OtherVocab, "--n-predict-scale", "0.1", "--out", out, "--no-counterfactuals"); code != 1 {
 		t.Errorf("rerun into a finished folder: exit %d", code)
 	}
 	code, _, stderr = speclab(t, "--llama-lib", lib.Location.Lib, "reproduce", "--target", set.Target,
-		"--draft", set.OtherVocab, "--n-predict-scale", "0.1", "--out", out, "--resume")
+		"--draft", set.OtherVocab, "--n-predict-scale", "0.1", "--out", out, "--resume", "--no-counterfactuals")
 	if code != 0 || !strings.Contains(stderr, "45 already done") {
 		t.Errorf("resume of a finished folder: exit %d\n%s", code, stderr)
+	}
+}
+
+// TestReproduceSeedDefaults: on the shipped models (the hybrid target, the
+// mismatched draft) with the seed's release behaviour, reproduce prints a
+// zero in each of the seed's four rows with its cause, and drafts in the
+// counterfactual rows that checkpoint.
+func TestReproduceSeedDefaults(t *testing.T) {
+	lib := testenv.Lib(t)
+	out := filepath.Join(t.TempDir(), "run")
+	code, stdout, stderr := speclab(t, "--llama-lib", lib.Location.Lib, "reproduce", "--n-predict-scale", "0.25", "--out", out)
+	if code != 0 {
+		t.Fatalf("exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	if !strings.Contains(stderr, "qwen35 hybrid target") || !strings.Contains(stderr, "b8390") {
+		t.Errorf("the default models or the behaviour are not said:\n%s", stderr)
+	}
+	_, table, ok := strings.Cut(stdout, "== the seed's table beside speclab's")
+	if !ok {
+		t.Fatalf("no comparison with the seed's table:\n%s", stdout)
+	}
+	table, cf, _ := strings.Cut(table, "== counterfactuals")
+	rows := map[string]string{}
+	for _, l := range strings.Split(table, "\n") {
+		if f := strings.Fields(l); len(f) > 0 {
+			rows[f[0]] = l
+		}
+	}
+	for _, cfg := range []string{"ngram-simple", "ngram-map-k4v", "draft-simple", "draft-simple+dd-policy"} {
+		l := rows[cfg]
+		if !strings.Contains(l, "0 of ") || !strings.Contains(l, "target-cannot-rollback") {
+			t.Errorf("seed row %s: want no drafts, not applied, target-cannot-rollback: %q", cfg, l)
+		}
+	}
+	if !strings.Contains(rows["draft-simple"], "refused") {
+		t.Errorf("the draft-simple row does not name the vocabulary refusal too: %q", rows["draft-simple"])
+	}
+	for _, l := range strings.Split(cf, "\n") {
+		f := strings.Fields(l)
+		if len(f) < 3 || !strings.HasSuffix(f[0], "checkpoint") {
+			continue
+		}
+		if f[1] == "0" {
+			t.Errorf("counterfactual %s drafted nothing: %q", f[0], l)
+		}
+	}
+	if !strings.Contains(cf, "draft-simple@matched-draft+checkpoint") {
+		t.Errorf("no matched-draft counterfactual:\n%s", cf)
 	}
 }
 
