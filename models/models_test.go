@@ -406,3 +406,66 @@ func TestSpeculativeAcceptance(t *testing.T) {
 		t.Errorf("acceptance %.3f and mean acceptance length %.2f; want >= 0.5 and >= 2", rate, tau)
 	}
 }
+
+// TestHybridLossless: on the hybrid target every proposer, through partial
+// checkpoints, gives the target's plain greedy output, rejections included;
+// and its greedy output is the same on every run.
+func TestHybridLossless(t *testing.T) {
+	ms := load(t)
+	h := ms[models.HybridTarget]
+	ps := prompts(t, h, 3, 128)
+	if a, b := greedy(t, h, ps[0], 48), greedy(t, h, ps[0], 48); corpus.FirstDiff(a, b) >= 0 {
+		t.Fatalf("two greedy runs of the hybrid target differ at token %d", corpus.FirstDiff(a, b))
+	}
+	small := func(typ string) map[string]int {
+		return map[string]int{"spec-" + typ + "-size-n": 3, "spec-" + typ + "-size-m": 8}
+	}
+	for _, typ := range []string{"ngram-simple", "ngram-map-k", "ngram-map-k4v", "ngram-mod", "draft-simple"} {
+		t.Run(typ, func(t *testing.T) {
+			var rejected, checkpoints int
+			for i, p := range ps {
+				tc, err := h.NewContext(engine.ContextParams{NCtx: 1024})
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer tc.Close()
+				tgt, err := spec.NewTarget(tc)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var prop drafts.Proposer
+				if typ == "draft-simple" {
+					dc, err := ms[models.Draft].NewContext(engine.ContextParams{NCtx: 1024})
+					if err != nil {
+						t.Fatal(err)
+					}
+					defer dc.Close()
+					if prop, err = drafts.NewDraftModel(drafts.ModelVocab{M: h}, dc, 1); err != nil {
+						t.Fatal(err)
+					}
+				} else {
+					opts := small(typ)
+					if typ == "ngram-mod" {
+						opts = map[string]int{}
+					}
+					if prop, err = drafts.NewNgram(typ, opts); err != nil {
+						t.Fatal(err)
+					}
+				}
+				res, err := spec.Generate(context.Background(), tgt, prop, p, spec.Config{NPredict: 96, IgnoreEOG: true}, nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if d := corpus.FirstDiff(res.Tokens, greedy(t, h, p, 96)); d >= 0 {
+					t.Fatalf("prompt %d: speculative output differs from plain greedy at token %d", i, d)
+				}
+				rejected += res.Stats.Drafted - res.Stats.Accepted
+				checkpoints += res.Stats.Checkpoints
+			}
+			if checkpoints == 0 {
+				t.Errorf("no checkpoint taken: nothing was drafted")
+			}
+			t.Logf("%s: %d checkpoints, %d rejected draft tokens", typ, checkpoints, rejected)
+		})
+	}
+}
