@@ -569,3 +569,34 @@ func TestSynthNeverOverwritesAModel(t *testing.T) {
 		t.Error("--force did not overwrite")
 	}
 }
+
+// TestExplainSeed: explain on the seed's own table, on the default models,
+// finds the hybrid refusal consistent with every observation and rules out
+// the vocabulary refusal and the per-method limits, saying why.
+func TestExplainSeed(t *testing.T) {
+	lib := testenv.Lib(t)
+	obs := filepath.Join(testenv.RepoRoot(), "docs", "examples", "seed-observed.yaml")
+	code, out, errs := speclab(t, "--llama-lib", lib.Location.Lib, "explain", "--observed", obs, "--n-predict-scale", "0.25",
+		"--out", filepath.Join(t.TempDir(), "explain"))
+	if code != 0 {
+		t.Fatalf("exit %d\n%s\n%s", code, out, errs)
+	}
+	for _, want := range []string{
+		"CONSISTENT  hybrid-refusal",
+		"RULED OUT   vocab-refusal",
+		"RULED OUT   per-method",
+		`ngram-simple: the user saw "0 drafts generated", this cause gives drafts`,
+		"history thresholds alone cannot explain 0 drafts on a 2048-token task",
+		"consistent with every observation: hybrid-refusal",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("explain output lacks %q:\n%s", want, out)
+		}
+	}
+	// A table with nothing reported is an error, not a verdict.
+	bad := filepath.Join(t.TempDir(), "bad.yaml")
+	os.WriteFile(bad, []byte("observations:\n  - config: ngram-simple\n"), 0o644)
+	if code, _, errs := speclab(t, "--llama-lib", lib.Location.Lib, "explain", "--observed", bad); code != 2 || !strings.Contains(errs, "reports none") {
+		t.Errorf("empty observation: exit %d: %s", code, errs)
+	}
+}
