@@ -13,8 +13,8 @@ import (
 
 	"github.com/speclab/speclab/drafts"
 	"github.com/speclab/speclab/engine"
-	"github.com/speclab/speclab/engine/gguf"
 	"github.com/speclab/speclab/engine/bpe"
+	"github.com/speclab/speclab/engine/gguf"
 	"github.com/speclab/speclab/internal/testenv"
 	"github.com/speclab/speclab/models"
 	"github.com/speclab/speclab/models/corpus"
