@@ -381,7 +381,7 @@ func printSeedComparison(w io.Writer, dir string, beh experiments.Behaviour) err
 	speedups := d.CellSpeedups()
 	fmt.Fprintln(w, "\n== counterfactuals: what each change would have given")
 	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "configuration\tdrafted\taccepted\tacceptance\tapplied\tmedian speedup\tcheckpoint cost per step\t")
+	fmt.Fprintln(tw, "configuration\tdrafted\taccepted\tacceptance\tapplied\tmedian speedup\trollback per step (checkpoint save, restore, replay)\t")
 	for _, name := range cf {
 		t := by[name]
 		acc := "—"
