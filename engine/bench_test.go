@@ -134,7 +134,16 @@ func benchThreads(b *testing.B, model string) {
 // state (what speclab did before). The partial cost should be flat in the
 // context; the whole state grows with the attention cells.
 func BenchmarkCheckpoint(b *testing.B) {
-	m := load(b, testenv.Models(b, gguf.TypeQ8_0).Hybrid)
+	for _, tc := range []struct{ name, path string }{
+		{"synthetic", testenv.Models(b, gguf.TypeQ8_0).Hybrid},
+		{"shipped", filepath.Join(testenv.RepoRoot(), "models", "target-hybrid.gguf")},
+	} {
+		b.Run(tc.name, func(b *testing.B) { benchCheckpoint(b, tc.path) })
+	}
+}
+
+func benchCheckpoint(b *testing.B, path string) {
+	m := load(b, path)
 	c := newCtx(b, m, 512)
 	toks := tokens(b, m, prompt)
 	for _, n := range []int{64, 256, 448} {
