@@ -119,12 +119,33 @@ reproduce runs the same nine tasks and five configurations on the target and
 draft you give (or speclab's own default models), logs every verify step and
 drafted token, prints the seed's table with the speculative columns, and a
 diagnosis of every configuration: applied or not and why, why drafts were
-empty, and where and how confidently drafts were rejected.
+empty, and where and how confidently drafts were rejected. Then it prints the
+seed's own table beside speclab's rows, with the cause of each zero.
+
+The defaults are speclab's shipped models, chosen to match the seed:
+- a hybrid target (qwen35: Gated DeltaNet + attention), whose memory cannot drop
+  a tail, as the seed's Qwen3.5-27B's could not;
+- a draft of another vocabulary in the draft-simple rows.
+
+--llama-behaviour picks which llama.cpp release's handling of such targets to
+follow, and the run prints which one it used:
+- b7347 to b7836 speculated unchecked (lossy);
+- b8095 to b8390 refused;
+- b9842 and later checkpoint.
+
+The default, seed, is b8390: the last release before the seed's runs on
+2026-06-23.
+
+Counterfactual rows (named CONFIG@CHANGE; --no-counterfactuals leaves them out)
+measure what each change would have given: checkpointing instead of the
+refusal, each n-gram method alone, and the matched draft. Each row gets its
+acceptance, speedup and rollback cost.
 
 Examples:
    speclab reproduce
    speclab reproduce --target ~/models/qwen35-27b-fp4.gguf --draft ~/models/qwen2.5-0.5b.gguf \
        --llama-lib ~/llama.cpp/build/bin -ngl 999
+   speclab reproduce --llama-behaviour latest         # as today's llama-server would
    speclab reproduce --n-predict-scale 0.25 --out runs/quick
    speclab reproduce --out runs/quick --resume`,
 		Flags: flags,
