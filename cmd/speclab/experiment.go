@@ -433,7 +433,21 @@ func printSeedComparison(w io.Writer, dir string, beh experiments.Behaviour) err
 		}
 		fmt.Fprintf(tw, "%s\t%d\t%d\t%s\t%d of %d cells\t%s\t%s\t\n", name, t.drafted, t.accepted, acc, t.applied, t.cells, spd, cost)
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	// Which release behaviours fit the seed's n-gram zeros.
+	var drafting []string
+	for _, row := range seedTable {
+		if t := by[row.config+"@checkpoint"]; t != nil && strings.HasPrefix(row.result, "0 drafts") && t.drafted > 0 {
+			drafting = append(drafting, fmt.Sprintf("%s@checkpoint drafted %d", row.config, t.drafted))
+		}
+	}
+	if len(drafting) > 0 {
+		fmt.Fprintf(w, "\nthe seed saw 0 drafts from its n-gram methods; on these models a checkpointing release (b9842 and later) would not give that "+
+			"(%s), a refusing one (b8095 to b8390) does. speclab explain --observed tests every cause against a table.\n", strings.Join(drafting, ", "))
+	}
+	return nil
 }
 
 func configRank(name string) int {
