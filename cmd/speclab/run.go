@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/urfave/cli/v2"
 
@@ -86,6 +87,8 @@ func runCommand() *cli.Command {
 		&cli.StringFlag{Name: "system", Usage: "system message for --chat"},
 		&cli.BoolFlag{Name: "check-lossless", Usage: "also decode without speculation and fail if the outputs differ (greedy only)"},
 		&cli.BoolFlag{Name: "json", Usage: "print the result and statistics as JSON"},
+		&cli.StringFlag{Name: "server", Usage: "send the prompt to your running llama-server at this URL (http://host:port) instead, and report what it says about speculation"},
+		&cli.DurationFlag{Name: "server-timeout", Usage: "longest wait for the server's answer to one request", Value: 10 * time.Minute},
 	)
 	return &cli.Command{
 		Name:  "run",
@@ -304,6 +307,9 @@ func doRun(c *cli.Context) error {
 	text, err := readPrompt(c)
 	if err != nil {
 		return err
+	}
+	if c.String("server") != "" {
+		return serverRun(c, text)
 	}
 	if c.Bool("check-lossless") && c.String("verify") != "" && c.String("verify") != "greedy" {
 		return usagef("--check-lossless compares with plain greedy decoding: it needs --verify greedy (and --temp 0)")
