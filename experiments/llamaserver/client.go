@@ -277,12 +277,12 @@ func (c *Client) Complete(ctx context.Context, r Request) (*Completion, error) {
 		Tokens  []int32 `json:"tokens"`
 		Stop    string  `json:"stop_type"`
 		Timings *struct {
-			PromptN            int      `json:"prompt_n"`
-			PredictedN         int      `json:"predicted_n"`
-			PredictedPerSecond float64  `json:"predicted_per_second"`
-			PromptPerSecond    float64  `json:"prompt_per_second"`
-			DraftN             *int     `json:"draft_n"`
-			DraftNAccepted     *int     `json:"draft_n_accepted"`
+			PromptN            int     `json:"prompt_n"`
+			PredictedN         int     `json:"predicted_n"`
+			PredictedPerSecond float64 `json:"predicted_per_second"`
+			PromptPerSecond    float64 `json:"prompt_per_second"`
+			DraftN             *int    `json:"draft_n"`
+			DraftNAccepted     *int    `json:"draft_n_accepted"`
 		} `json:"timings"`
 	}
 	if err := json.Unmarshal(data, &raw); err != nil || raw.Timings == nil {
