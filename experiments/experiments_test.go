@@ -278,7 +278,7 @@ func TestKillAndResume(t *testing.T) {
 	}
 	dir := filepath.Join(t.TempDir(), "run")
 	args := []string{"--llama-lib", lib.Location.Lib, "reproduce", "--target", set.Target, "--draft", set.Draft,
-		"--out", dir, "--roll-rows", "100", "--repeats", "2"}
+		"--out", dir, "--roll-rows", "100", "--repeats", "2", "--no-counterfactuals"}
 	cmd := exec.Command(bin, args...)
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

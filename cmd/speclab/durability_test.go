@@ -23,7 +23,7 @@ func reproduceArgs(t *testing.T, out string) []string {
 	lib := testenv.Lib(t)
 	models := filepath.Join(testenv.RepoRoot(), "models")
 	return []string{"--llama-lib", lib.Location.Lib, "reproduce", "--target", filepath.Join(models, "target.gguf"),
-		"--draft", filepath.Join(models, "draft.gguf"), "--n-predict-scale", "0.05", "--out", out}
+		"--draft", filepath.Join(models, "draft.gguf"), "--n-predict-scale", "0.05", "--out", out, "--no-counterfactuals"}
 }
 
 // cellResult is what must not depend on interruptions.
