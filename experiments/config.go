@@ -101,6 +101,10 @@ type Configuration struct {
 	// configuration (a counterfactual: the matched draft where the others
 	// run the mismatched one).
 	Draft string `yaml:"draft,omitempty" json:"draft,omitempty"`
+	// PromptPrefix is text put before every task's prompt (a
+	// counterfactual: longer prompts give the n-gram methods history from
+	// the start).
+	PromptPrefix string `yaml:"prompt_prefix,omitempty" json:"prompt_prefix,omitempty"`
 }
 
 // SeedPolicy is the dynamic draft policy of the seed study.
@@ -122,13 +126,16 @@ func SeedConfigs() []Configuration {
 // every n-gram method alone, and the matched draft (same tokenizer) instead
 // of the mismatched one, with the release's rollback and with checkpoints.
 // Their names say the change after "@".
-func SeedCounterfactuals(matched string, behaviour spec.Rollback) []Configuration {
+func SeedCounterfactuals(matched string, behaviour spec.Rollback, b Battery) []Configuration {
 	cp := string(spec.Checkpoint)
+	long := LongPromptPrefix(b)
 	out := []Configuration{
 		{Name: terms.NgramSimple + "@checkpoint", SpecType: terms.NgramSimple, Rollback: cp},
 		{Name: terms.NgramMapK4V + "@checkpoint", SpecType: terms.NgramMapK4V, Rollback: cp},
 		{Name: terms.NgramMapK + "@checkpoint", SpecType: terms.NgramMapK, Rollback: cp},
 		{Name: terms.NgramMod + "@checkpoint", SpecType: terms.NgramMod, Rollback: cp},
+		{Name: terms.NgramSimple + "@checkpoint+long-prompt", SpecType: terms.NgramSimple, Rollback: cp, PromptPrefix: long},
+		{Name: terms.NgramMapK4V + "@checkpoint+long-prompt", SpecType: terms.NgramMapK4V, Rollback: cp, PromptPrefix: long},
 	}
 	if matched != "" {
 		out = append(out,
@@ -137,6 +144,18 @@ func SeedCounterfactuals(matched string, behaviour spec.Rollback) []Configuratio
 		)
 	}
 	return out
+}
+
+// LongPromptPrefix is the context the long-prompt counterfactuals put
+// before each task: every prompt of the battery, one per paragraph, more
+// than the 61 and 72 tokens of history ngram-simple and ngram-map-k4v need
+// by default.
+func LongPromptPrefix(b Battery) string {
+	var ps []string
+	for _, t := range b.Tasks {
+		ps = append(ps, t.Prompt)
+	}
+	return strings.Join(ps, "\n\n") + "\n\n"
 }
 
 // Load reads an experiment from a YAML file.

@@ -390,7 +390,7 @@ func (e *env) cell(ctx context.Context, w *runlog.Writer, runID, shard string, c
 	b, prop := g.Built, g.Proposer
 	cfg := b.Config
 	cfg.NPredict = c.Task.NPredict
-	prompt, err := e.Prompt(c.Task.Prompt, x.Chat, "")
+	prompt, err := e.Prompt(c.Config.PromptPrefix+c.Task.Prompt, x.Chat, "")
 	if err != nil {
 		return runlog.RunRow{}, err
 	}

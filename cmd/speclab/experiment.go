@@ -198,7 +198,11 @@ Examples:
 				fmt.Fprintln(c.App.ErrWriter, "no --draft: the draft-simple configurations are left out")
 			}
 			if !c.Bool("no-counterfactuals") {
-				exp.Configs = append(exp.Configs, experiments.SeedCounterfactuals(matched, beh.Rollback())...)
+				bat, err := experiments.LoadBattery(exp.Battery)
+				if err != nil {
+					return usageError{err.Error()}
+				}
+				exp.Configs = append(exp.Configs, experiments.SeedCounterfactuals(matched, beh.Rollback(), bat)...)
 			}
 			fmt.Fprintf(c.App.ErrWriter, "behaviour: %s (--llama-behaviour)\n", beh)
 			if err := exp.Normalise(); err != nil {
@@ -423,7 +427,7 @@ func printSeedComparison(w io.Writer, dir string, beh experiments.Behaviour) err
 			steps += int(c.Steps)
 		}
 		spd := "—"
-		if len(sp) > 0 {
+		if len(sp) > 0 && !strings.Contains(name, "long-prompt") { // its baseline had the short prompt
 			sort.Float64s(sp)
 			spd = fmt.Sprintf("%.2f×", sp[len(sp)/2])
 		}
