@@ -65,11 +65,7 @@ func (c HybridConfig) recurrent(i int) bool { return (i+1)%c.AttnInterval != 0 }
 // WriteHybrid writes a random-weight "qwen35" model with tokenizer tok to
 // path. The file depends only on its arguments, byte for byte.
 func WriteHybrid(path string, cfg HybridConfig, tok *bpe.Tokenizer, seed uint64) error {
-	kv, tensors, err := buildHybrid(cfg, tok, seed)
-	if err != nil {
-		return fmt.Errorf("synthesize %s: %w", path, err)
-	}
-	return writeFile(path, kv, tensors)
+	return writeTo(path)(buildHybrid(cfg, tok, seed))
 }
 
 func buildHybrid(cfg HybridConfig, tok *bpe.Tokenizer, seed uint64) ([]gguf.KV, []gguf.Tensor, error) {

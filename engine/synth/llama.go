@@ -211,11 +211,18 @@ func orthogonalize(o, e []float32) {
 // WriteLlama writes a random-weight "llama" model with tokenizer tok to
 // path. The file depends only on its arguments, byte for byte.
 func WriteLlama(path string, cfg LlamaConfig, tok *bpe.Tokenizer, seed uint64) error {
-	kv, tensors, err := buildLlama(cfg, tok, seed)
-	if err != nil {
-		return fmt.Errorf("synthesize %s: %w", path, err)
+	return writeTo(path)(buildLlama(cfg, tok, seed))
+}
+
+// writeTo returns a function that writes what a build function returned
+// to path, or reports its error.
+func writeTo(path string) func([]gguf.KV, []gguf.Tensor, error) error {
+	return func(kv []gguf.KV, tensors []gguf.Tensor, err error) error {
+		if err != nil {
+			return fmt.Errorf("synthesize %s: %w", path, err)
+		}
+		return writeFile(path, kv, tensors)
 	}
-	return writeFile(path, kv, tensors)
 }
 
 func buildLlama(cfg LlamaConfig, tok *bpe.Tokenizer, seed uint64) ([]gguf.KV, []gguf.Tensor, error) {

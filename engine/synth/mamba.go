@@ -38,11 +38,7 @@ func (c RecurrentConfig) check() error {
 // WriteRecurrent writes a random-weight "mamba" model with tokenizer tok to
 // path. The file depends only on its arguments, byte for byte.
 func WriteRecurrent(path string, cfg RecurrentConfig, tok *bpe.Tokenizer, seed uint64) error {
-	kv, tensors, err := buildMamba(cfg, tok, seed)
-	if err != nil {
-		return fmt.Errorf("synthesize %s: %w", path, err)
-	}
-	return writeFile(path, kv, tensors)
+	return writeTo(path)(buildMamba(cfg, tok, seed))
 }
 
 func buildMamba(cfg RecurrentConfig, tok *bpe.Tokenizer, seed uint64) ([]gguf.KV, []gguf.Tensor, error) {

@@ -176,34 +176,24 @@ func (w *Writer) fail(err error) error {
 }
 
 // Step appends a step row.
-func (w *Writer) Step(r StepRow) error {
-	if w.err != nil {
-		return w.err
-	}
-	if w.steps.rows >= w.RollRows {
-		w.seq++
-		if err := w.steps.close(); err != nil {
-			return w.fail(err)
-		}
-	}
-	if err := w.steps.add(filepath.Join(w.dir, StepsDir), w.name(), r); err != nil {
-		return w.fail(err)
-	}
-	return nil
-}
+func (w *Writer) Step(r StepRow) error { return addRow(w, &w.steps, StepsDir, r) }
 
 // Token appends a token row.
-func (w *Writer) Token(r TokenRow) error {
+func (w *Writer) Token(r TokenRow) error { return addRow(w, &w.tokens, TokensDir, r) }
+
+// addRow appends r to part p of table folder dir, continuing in a new part
+// once p holds RollRows rows.
+func addRow[T any](w *Writer, p *part[T], dir string, r T) error {
 	if w.err != nil {
 		return w.err
 	}
-	if w.tokens.rows >= w.RollRows {
+	if p.rows >= w.RollRows {
 		w.seq++
-		if err := w.tokens.close(); err != nil {
+		if err := p.close(); err != nil {
 			return w.fail(err)
 		}
 	}
-	if err := w.tokens.add(filepath.Join(w.dir, TokensDir), w.name(), r); err != nil {
+	if err := p.add(filepath.Join(w.dir, dir), w.name(), r); err != nil {
 		return w.fail(err)
 	}
 	return nil
