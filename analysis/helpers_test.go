@@ -66,7 +66,7 @@ func writeCell(t testing.TB, w *runlog.Writer, c cellSpec) {
 				t.Fatal(err)
 			}
 		}
-		r.Steps++
+		r.Steps = new(r.StepCount() + 1)
 		r.Drafted += int32(s.k)
 		r.Accepted += int32(s.j)
 		r.Generated += int32(s.j + 1)

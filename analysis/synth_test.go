@@ -117,11 +117,11 @@ func synthStudy(t testing.TB, dir string, repeats int, scale float64) int {
 						}
 						tokens++
 					}
-					r.Steps++
+					r.Steps = new(r.StepCount() + 1)
 					r.Drafted += int32(k)
 					r.Accepted += int32(j)
 					if k > 0 {
-						r.DraftSteps++
+						r.DraftSteps = new(deref(r.DraftSteps) + 1)
 					}
 					gen += j + 1
 					pos += j + 1
@@ -138,4 +138,11 @@ func synthStudy(t testing.TB, dir string, repeats int, scale float64) int {
 		t.Fatal(err)
 	}
 	return tokens
+}
+
+func deref(p *int32) int32 {
+	if p == nil {
+		return 0
+	}
+	return *p
 }

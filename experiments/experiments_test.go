@@ -144,7 +144,7 @@ func TestRunRecordsWhy(t *testing.T) {
 				t.Errorf("%s: short output without no-history", row.CellID)
 			}
 		case "baseline":
-			if !row.Baseline || row.EmptyDisabled != row.Steps {
+			if !row.Baseline || row.EmptyDisabled != row.StepCount() {
 				t.Errorf("%s: baseline row %+v", row.CellID, row)
 			}
 		}
@@ -159,7 +159,7 @@ func TestRunRecordsWhy(t *testing.T) {
 	}
 	n := 0
 	for _, row := range rows {
-		n += int(row.Steps)
+		n += int(row.StepCount())
 	}
 	if len(steps) != n {
 		t.Errorf("%d step rows for %d steps", len(steps), n)

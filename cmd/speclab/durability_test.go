@@ -46,7 +46,7 @@ func cellsOf(t *testing.T, dir string) map[string]cellResult {
 	}
 	m := map[string]cellResult{}
 	for _, r := range rows {
-		m[r.CellID] = cellResult{r.Generated, r.Steps, r.Drafted, r.Accepted, r.Text}
+		m[r.CellID] = cellResult{r.Generated, r.StepCount(), r.Drafted, r.Accepted, r.Text}
 	}
 	return m
 }

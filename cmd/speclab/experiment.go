@@ -309,9 +309,9 @@ func printReproduction(w io.Writer, dir string) error {
 			if v, ok := speedups[c]; ok {
 				sp = fmt.Sprintf("%.2f×", v)
 			}
-			fmt.Fprintf(tw, "%s\t%d\t%.1f\t%.1f\t%.2fs\t%d\t%d\t%d\t%s\t%.2f\t%s\t%s\t\n",
-				r.Task, r.Generated, r.GenTPS, r.PromptTPS, r.WallS, r.Steps, r.Drafted, r.Accepted, acc,
-				r.MeanAcceptLen, sp, emptySummary(r))
+			fmt.Fprintf(tw, "%s\t%d\t%.1f\t%.1f\t%.2fs\t%s\t%d\t%d\t%s\t%s\t%s\t%s\t\n",
+				r.Task, r.Generated, r.GenTPS, r.PromptTPS, r.WallS, optional(r.Steps, "%d"), r.Drafted, r.Accepted, acc,
+				optional(r.MeanAcceptLen, "%.2f"), sp, emptySummary(r))
 		}
 		tw.Flush()
 	}
@@ -424,7 +424,7 @@ func printSeedComparison(w io.Writer, dir string, beh experiments.Behaviour) err
 				sp = append(sp, v)
 			}
 			rollback += c.RollbackS
-			steps += int(c.Steps)
+			steps += int(c.StepCount())
 		}
 		spd := "—"
 		if len(sp) > 0 && !strings.Contains(name, "long-prompt") { // its baseline had the short prompt
@@ -452,6 +452,15 @@ func printSeedComparison(w io.Writer, dir string, beh experiments.Behaviour) err
 			"(%s), a refusing one (b8095 to b8390) does. speclab explain --observed tests every cause against a table.\n", strings.Join(drafting, ", "))
 	}
 	return nil
+}
+
+// optional formats a nullable value: "—" for NULL (what a llama-server
+// does not report).
+func optional[T any](p *T, format string) string {
+	if p == nil {
+		return "—"
+	}
+	return fmt.Sprintf(format, *p)
 }
 
 func configRank(name string) int {

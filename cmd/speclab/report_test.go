@@ -94,7 +94,7 @@ func writeStudy(t *testing.T, dir string) {
 					if err := w.Step(st); err != nil {
 						t.Fatal(err)
 					}
-					r.Steps++
+					r.Steps = new(r.StepCount() + 1)
 				}
 				if err := w.EndCell(r); err != nil {
 					t.Fatal(err)

@@ -25,7 +25,7 @@ func ExampleReadRuns() {
 	}
 	w.Step(runlog.StepRow{ExecID: "x1", Step: 0, Drafted: 3, Accepted: 2, Emitted: 3})
 	w.Step(runlog.StepRow{ExecID: "x1", Step: 1, Reason: "no-match", Emitted: 1})
-	w.EndCell(runlog.RunRow{RunID: "r", CellID: "haiku/ngram-simple/r1", ExecID: "x1", Steps: 2, Drafted: 3, Accepted: 2})
+	w.EndCell(runlog.RunRow{RunID: "r", CellID: "haiku/ngram-simple/r1", ExecID: "x1", Steps: new(int32(2)), Drafted: 3, Accepted: 2})
 	if err := w.Close(); err != nil {
 		log.Fatal(err)
 	}

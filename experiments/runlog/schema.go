@@ -38,12 +38,12 @@ type RunRow struct {
 	GenTPS        float64  `parquet:"gen_tps"`
 	PromptTPS     float64  `parquet:"prompt_tps"`
 	WallS         float64  `parquet:"wall_s"`
-	Steps         int32    `parquet:"steps"`
-	DraftSteps    int32    `parquet:"draft_steps"`
+	Steps         *int32   `parquet:"steps,optional"` // NULL where a llama-server does not say
+	DraftSteps    *int32   `parquet:"draft_steps,optional"`
 	Drafted       int32    `parquet:"drafted"`
 	Accepted      int32    `parquet:"accepted"`
 	AcceptRate    *float64 `parquet:"acceptance_rate,optional"` // NULL when nothing was drafted
-	MeanAcceptLen float64  `parquet:"mean_acceptance_length"`
+	MeanAcceptLen *float64 `parquet:"mean_acceptance_length,optional"`
 	Speedup       *float64 `parquet:"speedup,optional"` // always NULL: speedups are the analysis's (analysis.Data.CellSpeedups)
 	Applied       bool     `parquet:"applied"`
 	Refusal       string   `parquet:"refusal"` // why a configured method could not run (e.g. the vocabulary rule)
@@ -63,6 +63,13 @@ type RunRow struct {
 	EmptyVocabRefused   int32 `parquet:"empty_vocab_refused"`
 	EmptyCannotRollback int32 `parquet:"empty_target_cannot_rollback"`
 	EmptyDisabled       int32 `parquet:"empty_disabled"`
+
+	// where the row came from: "speclab" (in-process, with steps and
+	// tokens rows; "" in folders written before this column) or
+	// "llama-server" (a request to a running server: only what it reports)
+	Source      string `parquet:"source"`
+	ServerURL   string `parquet:"server_url"`
+	ServerBuild string `parquet:"server_build"`
 
 	// environment
 	LibPath        string `parquet:"lib_path"`
@@ -84,6 +91,24 @@ type RunRow struct {
 	Host           string `parquet:"host"`
 	StartedAt      int64  `parquet:"started_at,timestamp(microsecond)"`
 	FinishedAt     int64  `parquet:"finished_at,timestamp(microsecond)"`
+}
+
+// Sources of runs rows.
+const (
+	SourceSpeclab = "speclab"
+	SourceServer  = "llama-server"
+)
+
+// Detailed reports whether the row's cell has steps and tokens rows (an
+// in-process run).
+func (r *RunRow) Detailed() bool { return r.Source != SourceServer }
+
+// StepCount is the number of verify steps, 0 when unknown.
+func (r *RunRow) StepCount() int32 {
+	if r.Steps == nil {
+		return 0
+	}
+	return *r.Steps
 }
 
 // StepRow is one verify step.

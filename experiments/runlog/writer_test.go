@@ -130,7 +130,7 @@ func TestCellDurable(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		if err := w.EndCell(RunRow{RunID: "r", CellID: fmt.Sprint(c), ExecID: exec, Steps: 10}); err != nil {
+		if err := w.EndCell(RunRow{RunID: "r", CellID: fmt.Sprint(c), ExecID: exec, Steps: new(int32(10))}); err != nil {
 			t.Fatal(err)
 		}
 		runs, err := ReadRuns([]string{dir})
