@@ -4,15 +4,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
 	"math"
-	"net"
 	"net/http"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -28,81 +24,24 @@ import (
 // release, built from its source (testenv.Peer), on the shipped models:
 // what speclab runs must be what the server runs.
 
-// server is a running llama-server.
+// server is a running llama-server (testenv.StartServer).
 type server struct {
 	url string
-	cmd *exec.Cmd
-	log *lockedBuffer
+	log interface{ String() string }
+	*testenv.Server
 }
 
-// lockedBuffer is the server's output, read while the server writes it.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
+type logOf struct{ s *testenv.Server }
 
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
+func (l logOf) String() string { return l.s.Log() }
 
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
-// startServer runs llama-server with args on a free port and waits until
-// it answers /health.
 func startServer(t *testing.T, args ...string) *server {
 	t.Helper()
-	peer := testenv.Peer(t)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	ln.Close()
-	all := append([]string{"--host", "127.0.0.1", "--port", fmt.Sprint(port), "-np", "1", "-t", "1", "-c", "2048", "--no-webui", "--poll", "0"}, args...)
-	s := &server{url: fmt.Sprintf("http://127.0.0.1:%d", port), log: &lockedBuffer{}}
-	s.cmd = exec.Command(peer.Tool("llama-server"), all...)
-	s.cmd.Stdout, s.cmd.Stderr = s.log, s.log
-	if err := s.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- s.cmd.Wait() }()
-	t.Cleanup(func() {
-		s.cmd.Process.Kill()
-		<-exited
-	})
-	deadline := time.After(60 * time.Second)
-	for {
-		resp, err := http.Get(s.url + "/health")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				return s
-			}
-		}
-		select {
-		case err := <-exited:
-			exited <- err // for the cleanup
-			t.Fatalf("llama-server %v exited (%v):\n%s", all, err, tailOf(s.log.String(), 3000))
-		case <-deadline:
-			t.Fatalf("llama-server %v did not come up in 60 s:\n%s", all, tailOf(s.log.String(), 3000))
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
+	s := testenv.StartServer(t, 0, args...)
+	return &server{url: s.URL, log: logOf{s}, Server: s}
 }
 
-func tailOf(s string, n int) string {
-	if len(s) > n {
-		return s[len(s)-n:]
-	}
-	return s
-}
+func tailOf(s string, n int) string { return testenv.Tail(s, n) }
 
 // completion is what /completion returns that the tests compare.
 type completion struct {

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/speclab/speclab/engine"
+	"github.com/speclab/speclab/experiments/llamaserver"
 	"github.com/speclab/speclab/experiments/runlog"
 	"github.com/speclab/speclab/spec"
 
@@ -29,14 +30,18 @@ var ErrInterrupted = errors.New("interrupted")
 // Runner executes an experiment's cells into a run folder.
 type Runner struct {
 	Exp      *Experiment
-	Dir      string       // the run folder
-	Shard    Shard        // zero: all cells
-	Resume   bool         // continue a run folder, skipping finished cells
-	Lib      *engine.Lib  // the loaded libllama
-	Progress io.Writer    // one line per cell; nil: silent
-	Version  string       // speclab's version, logged with every cell
-	RollRows int          // step+token rows per part (0: runlog.DefaultRollRows)
-	Before   func(c Cell) // called before each cell (tests)
+	Dir      string      // the run folder
+	Shard    Shard       // zero: all cells
+	Resume   bool        // continue a run folder, skipping finished cells
+	Lib      *engine.Lib // the loaded libllama
+	Progress io.Writer   // one line per cell; nil: silent
+	Version  string      // speclab's version, logged with every cell
+	RollRows int         // step+token rows per part (0: runlog.DefaultRollRows)
+	// Server, when set, sends every cell to a running llama-server instead
+	// of running it in-process (Lib is then unused): runs rows only, with
+	// what the server reports.
+	Server *llamaserver.Client
+	Before func(c Cell) // called before each cell (tests)
 }
 
 // Summary is what a run did.
@@ -115,6 +120,13 @@ func (r *Runner) Run(ctx context.Context) (*Summary, error) {
 		sum.Duration = time.Since(t0)
 		return sum, nil
 	}
+	var srv *serverRun
+	if r.Server != nil {
+		if srv, err = r.probeServer(ctx); err != nil {
+			r.unmake(created)
+			return nil, err
+		}
+	}
 	// Cells come grouped by model pair: each pair is loaded once.
 	var loaded *env
 	defer func() {
@@ -138,6 +150,26 @@ func (r *Runner) Run(ctx context.Context) (*Summary, error) {
 		}
 		if r.Before != nil {
 			r.Before(c)
+		}
+		if srv != nil {
+			row, err := srv.cell(ctx, meta.RunID, r.Shard.String(), c, r.Exp)
+			if errors.Is(err, context.Canceled) || ctx.Err() != nil {
+				runErr = ErrInterrupted
+				break
+			}
+			if err != nil {
+				runErr = fmt.Errorf("cell %s: %w", c.ID(), err)
+				sum.Failed++
+				break
+			}
+			row.Speclab = r.Version
+			if err := w.EndCell(row); err != nil {
+				runErr = err
+				break
+			}
+			sum.Done++
+			r.progress(i+1+sum.Skipped, sum.Cells, c, row)
+			continue
 		}
 		if loaded == nil || loaded.Models.Target != c.Models.Target || loaded.Models.Draft != c.Models.Draft {
 			if loaded != nil {

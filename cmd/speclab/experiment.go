@@ -16,7 +16,9 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/speclab/speclab/analysis"
+	"github.com/speclab/speclab/engine"
 	"github.com/speclab/speclab/experiments"
+	"github.com/speclab/speclab/experiments/llamaserver"
 	"github.com/speclab/speclab/experiments/runlog"
 	"github.com/speclab/speclab/terms"
 )
@@ -108,6 +110,8 @@ func reproduceCommand() *cli.Command {
 			"a tag (b8390, v0.5.0), a runtime version (3.18.1), latest, or seed: the last release before the seed's runs (b8390: refuse)", Value: "seed"},
 		&cli.StringFlag{Name: "matched-draft", Usage: "draft with the target's tokenizer for the counterfactual rows (default: speclab's, with the default models)"},
 		&cli.BoolFlag{Name: "no-counterfactuals", Usage: "run only the seed's five configurations"},
+		&cli.StringFlag{Name: "server", Usage: "send the battery to your running llama-server at this URL instead: one configuration, the server's own; start it with --metrics for drafting steps"},
+		&cli.DurationFlag{Name: "server-timeout", Usage: "longest wait for the server's answer to one request", Value: 10 * time.Minute},
 	)
 	return &cli.Command{
 		Name:  "reproduce",
@@ -172,6 +176,23 @@ Examples:
 					return usagef("--gpu-layers-draft %q: want a number of layers", v)
 				}
 				exp.Context.GPULayersDraft = &n
+			}
+			if url := c.String("server"); url != "" {
+				// The server's configuration is its command line: one
+				// configuration, no models of speclab's.
+				exp.Target, exp.Draft = url, ""
+				exp.Configs = []experiments.Configuration{{Name: experiments.ServerConfig}}
+				if err := exp.Normalise(); err != nil {
+					return usageError{err.Error()}
+				}
+				sum, err := execute(c, exp)
+				if err != nil || sum.Cells == 0 {
+					return err
+				}
+				if err := printReproduction(c.App.Writer, sum.Dir); err != nil {
+					return err
+				}
+				return printServerDiagnosis(c, sum.Dir)
 			}
 			matched := c.String("matched-draft")
 			if exp.Target == "" {
@@ -247,14 +268,21 @@ func execute(c *cli.Context, exp *experiments.Experiment) (*experiments.Summary,
 	if exp.LlamaLib != "" && !c.IsSet("llama-lib") {
 		c.Set("llama-lib", exp.LlamaLib)
 	}
-	lib, err := openLib(c)
-	if err != nil {
+	var lib *engine.Lib
+	var srv *llamaserver.Client
+	if url := c.String("server"); c.IsSet("server") && url != "" {
+		if srv, err = llamaserver.New(url); err != nil {
+			return nil, usageError{err.Error()}
+		}
+		srv.Timeout = c.Duration("server-timeout")
+		srv.Log = func(s string) { fmt.Fprintln(c.App.ErrWriter, "server: "+s) }
+	} else if lib, err = openLib(c); err != nil {
 		return nil, err
 	}
 	ctx, stop := interruptible()
 	defer stop()
 	r := &experiments.Runner{Exp: exp, Dir: out, Shard: shard, Resume: c.Bool("resume"), Lib: lib, Version: speclabVersion(),
-		RollRows: c.Int("roll-rows")}
+		RollRows: c.Int("roll-rows"), Server: srv}
 	if !c.Bool("quiet") && isTerminal(os.Stderr) {
 		r.Progress = c.App.ErrWriter
 	}
@@ -314,6 +342,36 @@ func printReproduction(w io.Writer, dir string) error {
 				optional(r.MeanAcceptLen, "%.2f"), sp, emptySummary(r))
 		}
 		tw.Flush()
+	}
+	return nil
+}
+
+// printServerDiagnosis says what the server's signals say of a run
+// against it: its build, and whether speculation ran, with the likely
+// causes when it did not.
+func printServerDiagnosis(c *cli.Context, dir string) error {
+	rows, err := runlog.ReadRuns([]string{dir})
+	if err != nil || len(rows) == 0 {
+		return err
+	}
+	var cs []*llamaserver.Completion
+	for _, r := range rows {
+		cs = append(cs, &llamaserver.Completion{PromptN: int(r.PromptTokens), PredictedN: int(r.Generated),
+			DraftN: new(int(r.Drafted)), DraftAccepted: new(int(r.Accepted))})
+	}
+	props := &llamaserver.Props{BuildInfo: rows[0].ServerBuild, ModelPath: rows[0].TargetPath}
+	var slots []llamaserver.Slot
+	for _, r := range rows {
+		if r.Applied {
+			slots = []llamaserver.Slot{{Speculative: true}}
+		}
+	}
+	if props.BuildInfo == "" {
+		props.BuildInfo = "build not reported"
+	}
+	fmt.Fprintf(c.App.Writer, "\n== what %s says (speculative settings: %s)\n", rows[0].ServerURL, rows[0].SpecTypes)
+	for _, l := range llamaserver.Diagnose(props, slots, cs).Lines {
+		fmt.Fprintln(c.App.Writer, l)
 	}
 	return nil
 }

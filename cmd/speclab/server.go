@@ -53,13 +53,13 @@ func serverRun(c *cli.Context, text string) error {
 		enc := json.NewEncoder(c.App.Writer)
 		enc.SetIndent("", "  ")
 		return enc.Encode(map[string]any{"server": cl.URL(), "build_info": props.BuildInfo, "model_path": props.ModelPath,
-			"speculative_settings": props.Speculative(), "slots": slots, "completion": comp, "metrics_delta": delta,
+			"speculative_settings": llamaserver.SpeculativeSettings(props, slots), "slots": slots, "completion": comp, "metrics_delta": delta,
 			"running": d.Running, "diagnosis": d.Lines})
 	}
 	w := c.App.Writer
 	fmt.Fprintln(w, comp.Content)
 	fmt.Fprintf(w, "\n--- llama-server %s (%s), model %s\n", cl.URL(), props.BuildInfo, props.ModelPath)
-	fmt.Fprintf(w, "settings    %v\n", props.Speculative())
+	fmt.Fprintf(w, "settings    %v\n", llamaserver.SpeculativeSettings(props, slots))
 	fmt.Fprintf(w, "generated   %d tokens at %.1f tokens/s; prompt %d tokens\n", comp.PredictedN, comp.PredictedPerSecond, comp.PromptN)
 	if comp.DraftN != nil {
 		fmt.Fprintf(w, "timings     draft_n %d, draft_n_accepted %d\n", *comp.DraftN, deref(comp.DraftAccepted))

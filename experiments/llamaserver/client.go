@@ -134,9 +134,11 @@ type Props struct {
 
 // Speculative returns the default settings whose names start with
 // "speculative", sorted by name, as "name=value".
-func (p *Props) Speculative() []string {
+func (p *Props) Speculative() []string { return speculative(p.Params) }
+
+func speculative(params map[string]any) []string {
 	var out []string
-	for k, v := range p.Params {
+	for k, v := range params {
 		if strings.HasPrefix(k, "speculative") {
 			out = append(out, fmt.Sprintf("%s=%v", k, v))
 		}
@@ -173,6 +175,21 @@ type Slot struct {
 	ID          int  `json:"id"`
 	Speculative bool `json:"speculative"` // speculation really runs in this slot
 	Processing  bool `json:"is_processing"`
+	// Params are the slot's settings; unlike /props' defaults they hold
+	// the speculative methods the server was started with.
+	Params map[string]any `json:"params"`
+}
+
+// SpeculativeSettings are the speculative settings the server runs:
+// the first slot's when /slots answers, else /props' defaults.
+func SpeculativeSettings(p *Props, slots []Slot) []string {
+	if len(slots) > 0 && slots[0].Params != nil {
+		return speculative(slots[0].Params)
+	}
+	if p != nil {
+		return p.Speculative()
+	}
+	return nil
 }
 
 // Slots reads /slots (ErrDisabled when the server runs with --no-slots).

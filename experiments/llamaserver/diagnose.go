@@ -61,11 +61,9 @@ func Diagnose(p *Props, slots []Slot, cs []*Completion) Diagnosis {
 	default:
 		d.Lines = append(d.Lines, fmt.Sprintf("speculation is NOT running on this server (%s): /slots says speculative false, and none of %d requests drafted", build, len(cs)))
 		var causes []string
-		spec := ""
-		if p != nil {
-			spec = strings.Join(p.Speculative(), ", ")
-		}
-		if strings.Contains(spec, "none") || spec == "" {
+		settings := SpeculativeSettings(p, slots)
+		spec := strings.Join(settings, ", ")
+		if len(methods(settings)) == 0 {
 			causes = append(causes, "no speculative method configured (--spec-type, or --draft without --spec-type, which llama-server ignores)")
 		}
 		causes = append(causes,
@@ -74,4 +72,22 @@ func Diagnose(p *Props, slots []Slot, cs []*Completion) Diagnosis {
 		d.Lines = append(d.Lines, "likely causes, given its settings ("+spec+"): "+strings.Join(causes, "; "))
 	}
 	return d
+}
+
+// methods are the speculative methods in the settings' speculative.types
+// (a comma list in which "none" is not a method).
+func methods(settings []string) []string {
+	var out []string
+	for _, s := range settings {
+		v, ok := strings.CutPrefix(s, "speculative.types=")
+		if !ok {
+			continue
+		}
+		for _, m := range strings.Split(v, ",") {
+			if m = strings.TrimSpace(m); m != "" && m != "none" {
+				out = append(out, m)
+			}
+		}
+	}
+	return out
 }
