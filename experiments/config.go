@@ -34,9 +34,13 @@ type Experiment struct {
 	// Targets and Drafts, instead of Target and Draft, make models a
 	// dimension of the experiment: every target with every draft (or with
 	// none, when no draft is given).
-	Targets       []string        `yaml:"targets,omitempty" json:"targets,omitempty"`
-	Drafts        []string        `yaml:"drafts,omitempty" json:"drafts,omitempty"`
-	LlamaLib      string          `yaml:"llama_lib,omitempty" json:"llama_lib,omitempty"`
+	Targets  []string `yaml:"targets,omitempty" json:"targets,omitempty"`
+	Drafts   []string `yaml:"drafts,omitempty" json:"drafts,omitempty"`
+	LlamaLib string   `yaml:"llama_lib,omitempty" json:"llama_lib,omitempty"`
+	// Server, when set, sends every cell to the llama-server at this URL
+	// instead of running it in-process; the server's command line sets
+	// the speculation, so one configuration runs (ServerConfig).
+	Server        string          `yaml:"server,omitempty" json:"server,omitempty"`
 	Battery       string          `yaml:"battery" json:"battery"`
 	Tasks         []string        `yaml:"tasks,omitempty" json:"tasks,omitempty"` // run only these tasks of the battery
 	Repeats       int             `yaml:"repeats" json:"repeats"`

@@ -31,6 +31,8 @@ func runFlags() []cli.Flag {
 		&cli.StringFlag{Name: "shard", Usage: "run only shard K of N of the cells (e.g. 2/8), for Slurm arrays or indexed jobs"},
 		&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "no progress lines (they are off anyway when stderr is not a terminal)"},
 		&cli.IntFlag{Name: "roll-rows", Usage: "step and token rows per log part", Value: runlog.DefaultRollRows, Hidden: true},
+		&cli.StringFlag{Name: "server", Usage: "send the battery to your running llama-server at this URL instead (experiment files: key server): one configuration, the server's own; start it with --metrics for drafting steps"},
+		&cli.DurationFlag{Name: "server-timeout", Usage: "longest wait for the server's answer to one request", Value: 10 * time.Minute},
 	}
 }
 
@@ -67,6 +69,15 @@ Examples:
 					exp, err := experiments.Load(c.Args().First())
 					if err != nil {
 						return err
+					}
+					if c.String("server") != "" {
+						exp.Server = c.String("server")
+					}
+					if exp.Server != "" {
+						fmt.Fprintf(c.App.ErrWriter, "server %s: its own command line sets the speculation; the file's %d configurations are replaced by one, %q\n",
+							exp.Server, len(exp.Configs), experiments.ServerConfig)
+						exp.Target, exp.Targets, exp.Draft, exp.Drafts = exp.Server, nil, "", nil
+						exp.Configs = []experiments.Configuration{{Name: experiments.ServerConfig}}
 					}
 					_, err = execute(c, exp)
 					return err
@@ -110,8 +121,6 @@ func reproduceCommand() *cli.Command {
 			"a tag (b8390, v0.5.0), a runtime version (3.18.1), latest, or seed: the last release before the seed's runs (b8390: refuse)", Value: "seed"},
 		&cli.StringFlag{Name: "matched-draft", Usage: "draft with the target's tokenizer for the counterfactual rows (default: speclab's, with the default models)"},
 		&cli.BoolFlag{Name: "no-counterfactuals", Usage: "run only the seed's five configurations"},
-		&cli.StringFlag{Name: "server", Usage: "send the battery to your running llama-server at this URL instead: one configuration, the server's own; start it with --metrics for drafting steps"},
-		&cli.DurationFlag{Name: "server-timeout", Usage: "longest wait for the server's answer to one request", Value: 10 * time.Minute},
 	)
 	return &cli.Command{
 		Name:  "reproduce",
@@ -180,7 +189,7 @@ Examples:
 			if url := c.String("server"); url != "" {
 				// The server's configuration is its command line: one
 				// configuration, no models of speclab's.
-				exp.Target, exp.Draft = url, ""
+				exp.Target, exp.Draft, exp.Server = url, "", url
 				exp.Configs = []experiments.Configuration{{Name: experiments.ServerConfig}}
 				if err := exp.Normalise(); err != nil {
 					return usageError{err.Error()}
@@ -270,7 +279,11 @@ func execute(c *cli.Context, exp *experiments.Experiment) (*experiments.Summary,
 	}
 	var lib *engine.Lib
 	var srv *llamaserver.Client
-	if url := c.String("server"); c.IsSet("server") && url != "" {
+	url := c.String("server")
+	if url == "" {
+		url = exp.Server
+	}
+	if url != "" {
 		if srv, err = llamaserver.New(url); err != nil {
 			return nil, usageError{err.Error()}
 		}
