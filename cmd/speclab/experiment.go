@@ -121,6 +121,7 @@ func reproduceCommand() *cli.Command {
 			"a tag (b8390, v0.5.0), a runtime version (3.18.1), latest, or seed: the last release before the seed's runs (b8390: refuse)", Value: "seed"},
 		&cli.StringFlag{Name: "matched-draft", Usage: "draft with the target's tokenizer for the counterfactual rows (default: speclab's, with the default models)"},
 		&cli.BoolFlag{Name: "no-counterfactuals", Usage: "run only the seed's five configurations"},
+		&cli.BoolFlag{Name: "side-by-side", Usage: "with --server: run the same battery in-process too (the server's model and methods, or --target) and compare them in one table"},
 	)
 	return &cli.Command{
 		Name:  "reproduce",
@@ -201,7 +202,13 @@ Examples:
 				if err := printReproduction(c.App.Writer, sum.Dir); err != nil {
 					return err
 				}
-				return printServerDiagnosis(c, sum.Dir)
+				if err := printServerDiagnosis(c, sum.Dir); err != nil {
+					return err
+				}
+				if c.Bool("side-by-side") {
+					return sideBySide(c, exp, sum.Dir)
+				}
+				return nil
 			}
 			matched := c.String("matched-draft")
 			if exp.Target == "" {

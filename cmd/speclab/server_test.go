@@ -53,6 +53,15 @@ func TestReproduceServer(t *testing.T) {
 	if code, rep, errs := speclab(t, "report", dir); code != 0 || !strings.Contains(rep, "server") {
 		t.Errorf("report: exit %d\n%s\n%s", code, rep, errs)
 	}
+	// Side by side with speclab in-process on the server's own model.
+	code, out, errs = speclab(t, "reproduce", "--server", srv.URL, "--n-predict-scale", "0.25", "--side-by-side", "--out", dir+"2")
+	if code != 0 || !strings.Contains(out, "== side by side") || !strings.Contains(out, "speclab in-process at") {
+		t.Fatalf("side by side: exit %d\n%s\n%s", code, out, errs)
+	}
+	in, err := runlog.ReadRuns([]string{dir + "2-in-process"})
+	if err != nil || len(in) != 9 || in[0].Source != runlog.SourceSpeclab {
+		t.Errorf("in-process side: %d rows, %v", len(in), err)
+	}
 }
 
 // TestReproduceServerDies: the server dies in the middle of a run; the
