@@ -75,7 +75,7 @@ type Verdict struct {
 // were, speculation applied where it was not.
 func Judge(cause string, d *Data, o *Observed) Verdict {
 	type tot struct {
-		cells, applied, drafted, accepted, tasks, noHistory int
+		cells, applied, drafted, accepted, tasks int
 		specTypes, raw                                      string
 	}
 	by := map[string]*tot{}
@@ -94,7 +94,6 @@ func Judge(cause string, d *Data, o *Observed) Verdict {
 		}
 		t.drafted += int(c.Drafted)
 		t.accepted += int(c.Accepted)
-		t.noHistory += int(c.EmptyNoHistory)
 	}
 	v := Verdict{Cause: cause, Consistent: true}
 	for _, ob := range o.Observations {

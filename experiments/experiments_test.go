@@ -136,15 +136,15 @@ func TestRunRecordsWhy(t *testing.T) {
 	for _, row := range rows {
 		switch row.Config {
 		case "draft-simple", "draft-simple+dd-policy":
-			if row.Applied || row.Drafted != 0 || !strings.Contains(row.Refusal, "rule") || row.EmptyVocabRefused == 0 {
+			if row.Applied || row.Drafted != 0 || !strings.Contains(row.Refusal, "rule") || row.EmptyVocabRefused == nil || *row.EmptyVocabRefused == 0 {
 				t.Errorf("%s: refused draft recorded as applied %v, drafted %d, refusal %q", row.CellID, row.Applied, row.Drafted, row.Refusal)
 			}
 		case "ngram-simple":
-			if row.Generated < 20 && row.EmptyNoHistory == 0 {
+			if row.Generated < 20 && (row.EmptyNoHistory == nil || *row.EmptyNoHistory == 0) {
 				t.Errorf("%s: short output without no-history", row.CellID)
 			}
 		case "baseline":
-			if !row.Baseline || row.EmptyDisabled != row.StepCount() {
+			if !row.Baseline || row.EmptyDisabled == nil || *row.EmptyDisabled != row.StepCount() {
 				t.Errorf("%s: baseline row %+v", row.CellID, row)
 			}
 		}

@@ -54,15 +54,16 @@ type RunRow struct {
 	OverheadS     float64  `parquet:"overhead_s"`
 	Text          string   `parquet:"text"`
 
-	// empty drafts by reason
-	EmptyNoHistory      int32 `parquet:"empty_no_history"`
-	EmptyNoMatch        int32 `parquet:"empty_no_match"`
-	EmptyBelowPMin      int32 `parquet:"empty_below_p_min"`
-	EmptyBelowNMin      int32 `parquet:"empty_below_n_min"`
-	EmptyNoRoom         int32 `parquet:"empty_no_room"`
-	EmptyVocabRefused   int32 `parquet:"empty_vocab_refused"`
-	EmptyCannotRollback int32 `parquet:"empty_target_cannot_rollback"`
-	EmptyDisabled       int32 `parquet:"empty_disabled"`
+	// empty drafts by reason (NULL for a llama-server's rows: it does not
+	// say why a draft was empty)
+	EmptyNoHistory      *int32 `parquet:"empty_no_history,optional"`
+	EmptyNoMatch        *int32 `parquet:"empty_no_match,optional"`
+	EmptyBelowPMin      *int32 `parquet:"empty_below_p_min,optional"`
+	EmptyBelowNMin      *int32 `parquet:"empty_below_n_min,optional"`
+	EmptyNoRoom         *int32 `parquet:"empty_no_room,optional"`
+	EmptyVocabRefused   *int32 `parquet:"empty_vocab_refused,optional"`
+	EmptyCannotRollback *int32 `parquet:"empty_target_cannot_rollback,optional"`
+	EmptyDisabled       *int32 `parquet:"empty_disabled,optional"`
 
 	// where the row came from: "speclab" (in-process, with steps and
 	// tokens rows; "" in folders written before this column) or
@@ -152,11 +153,11 @@ type TokenRow struct {
 // RunRow: the one place where the two meet.
 func (r *RunRow) emptyColumns() []struct {
 	Reason terms.Reason
-	N      *int32
+	N      **int32
 } {
 	return []struct {
 		Reason terms.Reason
-		N      *int32
+		N      **int32
 	}{
 		{terms.NoHistory, &r.EmptyNoHistory}, {terms.NoMatch, &r.EmptyNoMatch},
 		{terms.BelowPMin, &r.EmptyBelowPMin}, {terms.BelowNMin, &r.EmptyBelowNMin},
@@ -170,8 +171,8 @@ func (r *RunRow) emptyColumns() []struct {
 func (r RunRow) Empty() []ReasonCount {
 	var out []ReasonCount
 	for _, c := range r.emptyColumns() {
-		if *c.N > 0 {
-			out = append(out, ReasonCount{c.Reason, *c.N})
+		if *c.N != nil && **c.N > 0 {
+			out = append(out, ReasonCount{c.Reason, **c.N})
 		}
 	}
 	return out
@@ -180,7 +181,7 @@ func (r RunRow) Empty() []ReasonCount {
 // SetEmpty fills the empty-draft counters from counts by reason.
 func (r *RunRow) SetEmpty(counts map[terms.Reason]int) {
 	for _, c := range r.emptyColumns() {
-		*c.N = int32(counts[c.Reason])
+		*c.N = new(int32(counts[c.Reason]))
 	}
 }
 
