@@ -290,7 +290,7 @@ type runOutput struct {
 	Steps         int            `json:"steps"`
 	Drafted       int            `json:"drafted"`
 	Accepted      int            `json:"accepted"`
-	Acceptance    float64        `json:"acceptance_rate"`
+	Acceptance    *float64       `json:"acceptance_rate"`        // null when nothing was drafted
 	MeanAcceptLen float64        `json:"mean_acceptance_length"` // 1 + accepted / drafting steps (llama-server, vLLM)
 	TokensPerStep float64        `json:"tokens_per_verify_step"` // 1 + accepted / all steps
 	NumDrafts     int            `json:"num_drafts"`             // steps with a non-empty draft (llama-server's n_draft_verif_steps)
@@ -329,10 +329,15 @@ func doRun(c *cli.Context) error {
 	if err != nil && !errors.Is(err, context.Canceled) {
 		return fmt.Errorf("run: %w", err)
 	}
+	var acceptance *float64
+	if res.Stats.Drafted > 0 {
+		acceptance = new(res.Stats.AcceptanceRate())
+	}
 	out := runOutput{
-		Text: s.Target.Text(res.Tokens), Tokens: res.Tokens, SpecTypes: s.Types, Policy: s.Policy,
+		Acceptance: acceptance,
+		Text:       s.Target.Text(res.Tokens), Tokens: res.Tokens, SpecTypes: s.Types, Policy: s.Policy,
 		Verify: string(s.Config.Verify), Steps: res.Stats.Steps, Drafted: res.Stats.Drafted,
-		Accepted: res.Stats.Accepted, Acceptance: res.Stats.AcceptanceRate(),
+		Accepted:      res.Stats.Accepted,
 		MeanAcceptLen: res.Stats.MeanAcceptLen(), TokensPerStep: res.Stats.TokensPerStep(), NumDrafts: res.Stats.DraftSteps,
 		Semantics:    s.Semantics,
 		TokensPerSec: res.Stats.TokensPerSecond(),
@@ -397,8 +402,13 @@ func printSummary(c *cli.Context, s *session, res *spec.Result, out runOutput) {
 		applied = fmt.Sprintf("applied on %d of %d steps", st.DraftSteps, st.Steps)
 	}
 	fmt.Fprintf(w, "speculation %s\n", applied)
-	fmt.Fprintf(w, "drafted     %d, accepted %d (acceptance rate %.1f%%), mean acceptance length %.2f (per draft), %.2f tokens per verify step\n",
-		st.Drafted, st.Accepted, 100*st.AcceptanceRate(), st.MeanAcceptLen(), st.TokensPerStep())
+	if st.Drafted > 0 {
+		fmt.Fprintf(w, "drafted     %d, accepted %d (acceptance rate %.1f%%), mean acceptance length %.2f (per draft), %.2f tokens per verify step\n",
+			st.Drafted, st.Accepted, 100*st.AcceptanceRate(), st.MeanAcceptLen(), st.TokensPerStep())
+	} else {
+		// No acceptance rate: with nothing drafted there is none (not 0 %).
+		fmt.Fprintln(w, "drafted     nothing: no acceptance rate, no acceptance length")
+	}
 	fmt.Fprintf(w, "speed       %.1f tokens/s generating %d tokens (stop: %s); prompt %d tokens in %s\n",
 		st.TokensPerSecond(), st.Generated, st.Stop, st.PromptTokens, st.PromptTime.Round(1e5))
 	if st.Checkpoints > 0 {
