@@ -38,7 +38,9 @@ type ConfigDiagnosis struct {
 	TasksDrafted int            `json:"tasks_drafted"` // tasks on which something was drafted
 	Steps        int64          `json:"steps"`
 	Empty        []EmptyFinding `json:"empty_drafts,omitempty"`
-	Idle         *IdleFinding   `json:"idle,omitempty"` // the tasks on which nothing was drafted
+	// Idle are the tasks on which nothing was drafted, grouped by each
+	// task's own most frequent empty-draft reason.
+	Idle []IdleFinding `json:"idle,omitempty"`
 	Rejections   *RejectFinding `json:"rejections,omitempty"`
 	Lines        []string       `json:"lines"` // the diagnosis in words
 	Summary      *Summary       `json:"-"`
@@ -55,7 +57,7 @@ type EmptyFinding struct {
 // IdleFinding describes the tasks on which a configuration drafted nothing.
 type IdleFinding struct {
 	Tasks      []string `json:"tasks"`
-	Reason     string   `json:"reason"` // the most frequent empty-draft reason on those tasks
+	Reason     string   `json:"reason"` // the most frequent empty-draft reason on each of those tasks
 	Steps      int64    `json:"steps"`  // steps with that reason on those tasks
 	MaxContext int32    `json:"max_context"`
 	Meaning    string   `json:"meaning"`
@@ -186,48 +188,58 @@ func diagnoseConfig(s *Summary) *ConfigDiagnosis {
 		}
 	}
 
-	// tasks on which nothing was drafted
+	// tasks on which nothing was drafted, by each task's own main reason
 	if cd.Status != StatusRefused && cd.Status != StatusCannotRollback {
-		idle := &IdleFinding{}
-		sum := map[string]int64{}
+		groups := map[string]*IdleFinding{}
+		others := map[string]map[string]int64{}
 		for name, t := range tasks {
 			if t.drafted > 0 {
 				continue
 			}
-			idle.Tasks = append(idle.Tasks, name)
-			idle.MaxContext = max(idle.MaxContext, t.maxCtx)
-			for r, n := range t.empty {
-				sum[r] += n
+			main, n := "", int64(0)
+			for r, k := range t.empty {
+				if k > n || k == n && r < main {
+					main, n = r, k
+				}
+			}
+			g := groups[main]
+			if g == nil {
+				g = &IdleFinding{Reason: main}
+				groups[main] = g
+				others[main] = map[string]int64{}
+			}
+			g.Tasks = append(g.Tasks, name)
+			g.Steps += n
+			g.MaxContext = max(g.MaxContext, t.maxCtx)
+			for r, k := range t.empty {
+				if r != main {
+					others[main][r] += k
+				}
 			}
 		}
-		if len(idle.Tasks) > 0 {
-			slices.Sort(idle.Tasks)
-			for r, n := range sum {
-				if n > idle.Steps || n == idle.Steps && r < idle.Reason {
-					idle.Reason, idle.Steps = r, n
+		for _, r := range sortedKeys(groups) {
+			g := groups[r]
+			slices.Sort(g.Tasks)
+			g.Meaning = reasonMeaning(g.Reason, specTypes, raw)
+			if g.Reason == "" {
+				g.Meaning = "no verify step was logged"
+			}
+			cd.Idle = append(cd.Idle, *g)
+		}
+		slices.SortStableFunc(cd.Idle, func(a, b IdleFinding) int { return len(b.Tasks) - len(a.Tasks) })
+		for _, g := range cd.Idle {
+			detail := fmt.Sprintf("%s %d steps", g.Reason, g.Steps)
+			for _, r := range sortedKeys(others[g.Reason]) {
+				if n := others[g.Reason][r]; n > 0 {
+					detail += fmt.Sprintf(", %s %d", r, n)
 				}
-			}
-			idle.Meaning = reasonMeaning(idle.Reason, specTypes, raw)
-			if idle.Reason == "" {
-				idle.Meaning = "no verify step was logged"
-			}
-			cd.Idle = idle
-			var others []string
-			for _, r := range sortedKeys(sum) {
-				if r != idle.Reason && sum[r] > 0 {
-					others = append(others, fmt.Sprintf("%s %d", r, sum[r]))
-				}
-			}
-			detail := fmt.Sprintf("%s %d steps", idle.Reason, idle.Steps)
-			if len(others) > 0 {
-				detail += ", " + strings.Join(others, ", ")
 			}
 			ctx := ""
-			if idle.Reason == string(terms.NoHistory) {
-				ctx = fmt.Sprintf("; prompt + output reach at most %d tokens there", idle.MaxContext)
+			if g.Reason == string(terms.NoHistory) {
+				ctx = fmt.Sprintf("; prompt + output reach at most %d tokens there", g.MaxContext)
 			}
-			say("  %s drafted nothing on %d of %s (%s): %s (%s%s)", s.Config, len(idle.Tasks), plural(s.Tasks, "task"),
-				strings.Join(idle.Tasks, ", "), idle.Meaning, detail, ctx)
+			say("  %s drafted nothing on %d of %s (%s): %s (%s%s)", s.Config, len(g.Tasks), plural(s.Tasks, "task"),
+				strings.Join(g.Tasks, ", "), g.Meaning, detail, ctx)
 		}
 	}
 	if len(cd.Empty) > 0 && (cd.Status == StatusApplied || cd.Status == StatusNeverDrafted) {
@@ -239,7 +251,7 @@ func diagnoseConfig(s *Summary) *ConfigDiagnosis {
 		}
 		say("  empty drafts on %d of %d steps: %s", total, s.Steps, strings.Join(parts, ", "))
 		for _, f := range cd.Empty {
-			if cd.Idle == nil || f.Reason != cd.Idle.Reason {
+			if !slices.ContainsFunc(cd.Idle, func(g IdleFinding) bool { return g.Reason == f.Reason }) {
 				say("    %s: %s", f.Reason, f.Meaning)
 			}
 		}

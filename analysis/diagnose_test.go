@@ -84,10 +84,10 @@ func TestDiagnose(t *testing.T) {
 		t.Errorf("ngram-simple drafted on %d of %d tasks, want 1 of 3", ng.TasksDrafted, ng.Tasks)
 	}
 	// t1: prompt 4 + 5 generated; t2: 2 + 3
-	wantIdle := &IdleFinding{Tasks: []string{"t1", "t2"}, Reason: "no-history", Steps: 8, MaxContext: 9,
+	wantIdle := IdleFinding{Tasks: []string{"t1", "t2"}, Reason: "no-history", Steps: 8, MaxContext: 9,
 		Meaning: "too little history: ngram-simple needs more than 12 tokens of history (n+m+1, n=3 m=8)"}
-	if !reflect.DeepEqual(ng.Idle, wantIdle) {
-		t.Errorf("idle finding %+v, want %+v", ng.Idle, wantIdle)
+	if len(ng.Idle) != 1 || !reflect.DeepEqual(ng.Idle[0], wantIdle) {
+		t.Errorf("idle findings %+v, want [%+v]", ng.Idle, wantIdle)
 	}
 	wantEmpty := []EmptyFinding{
 		{Reason: "no-history", Steps: 8, Tasks: 2, Meaning: wantIdle.Meaning},
@@ -139,5 +139,38 @@ func TestNgramParam(t *testing.T) {
 		if got := ngramParam(tt.raw, tt.method, tt.param, def); got != tt.want {
 			t.Errorf("ngramParam(%s, %s, %s) = %d, want %d", tt.raw, tt.method, tt.param, got, tt.want)
 		}
+	}
+}
+
+// TestIdleCausesPerTask: idle tasks are told their own cause: a task idle
+// for lack of history is not told that the n-gram never occurred.
+func TestIdleCausesPerTask(t *testing.T) {
+	mk := func(task, reason string, n int) cellSpec {
+		c := cellSpec{run: cell("ngram-simple", task, 0, false, 10)}
+		c.run.SpecTypes = "ngram-simple"
+		for range n {
+			c.steps = append(c.steps, st{reason: reason})
+		}
+		return c
+	}
+	dir := filepath.Join(t.TempDir(), "run")
+	// "long" has more no-match steps than "short" has no-history ones:
+	// one cause for both would be no-match.
+	writeRun(t, dir, "0", mk("short", "no-history", 3), mk("long", "no-match", 20))
+	diag := Diagnose(load(t, dir))
+	var idle []IdleFinding
+	for _, c := range diag.Configs {
+		if c.Config == "ngram-simple" {
+			idle = c.Idle
+		}
+	}
+	got := map[string]string{}
+	for _, g := range idle {
+		for _, task := range g.Tasks {
+			got[task] = g.Reason
+		}
+	}
+	if got["short"] != "no-history" || got["long"] != "no-match" {
+		t.Errorf("idle causes %v; want short: no-history, long: no-match", got)
 	}
 }
