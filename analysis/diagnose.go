@@ -40,10 +40,10 @@ type ConfigDiagnosis struct {
 	Empty        []EmptyFinding `json:"empty_drafts,omitempty"`
 	// Idle are the tasks on which nothing was drafted, grouped by each
 	// task's own most frequent empty-draft reason.
-	Idle []IdleFinding `json:"idle,omitempty"`
-	Rejections   *RejectFinding `json:"rejections,omitempty"`
-	Lines        []string       `json:"lines"` // the diagnosis in words
-	Summary      *Summary       `json:"-"`
+	Idle       []IdleFinding  `json:"idle,omitempty"`
+	Rejections *RejectFinding `json:"rejections,omitempty"`
+	Lines      []string       `json:"lines"` // the diagnosis in words
+	Summary    *Summary       `json:"-"`
 }
 
 // EmptyFinding counts the empty drafts of one reason.

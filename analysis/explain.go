@@ -76,7 +76,7 @@ type Verdict struct {
 func Judge(cause string, d *Data, o *Observed) Verdict {
 	type tot struct {
 		cells, applied, drafted, accepted, tasks int
-		specTypes, raw                                      string
+		specTypes, raw                           string
 	}
 	by := map[string]*tot{}
 	for _, c := range d.Cells {

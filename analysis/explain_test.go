@@ -47,3 +47,23 @@ func TestJudge(t *testing.T) {
 		t.Error("a missing file loaded")
 	}
 }
+
+// The rollback time logged on every step reaches the summaries and the
+// speed table: 3 µs over 2 steps.
+func TestRollbackPerStep(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "run")
+	w, err := runlog.Create(dir, "0", "t0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := cell("spec", "t1", 0, false, 10)
+	writeCell(t, w, cellSpec{run: c, steps: []st{{k: 2, j: 1, rollbackNs: 3000}, {k: 2, j: 2}}})
+	w.Close()
+	ss := Summarize(load(t, dir), []Dim{ByConfig})
+	if got := float64(ss[0].RollbackUs); got != 1.5 {
+		t.Errorf("rollback %v µs per step, want 1.5", got)
+	}
+	if row := SpeedTable(ss, []Dim{ByConfig}).Rows[0]; !strings.Contains(strings.Join(row, " "), " 1.5 ") {
+		t.Errorf("speed table row %q lacks the rollback time", row)
+	}
+}

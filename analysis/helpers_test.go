@@ -12,12 +12,13 @@ import (
 // empty draft; p and q are the probabilities of the tokens the loop logs
 // (the accepted ones and the first rejected one, as spec's loop does).
 type st struct {
-	k, j      int
-	reason    string
-	pos       int
-	proposeNs int64
-	verifyNs  int64
-	p, q      []float32
+	k, j       int
+	reason     string
+	pos        int
+	proposeNs  int64
+	verifyNs   int64
+	rollbackNs int64
+	p, q       []float32
 }
 
 // cellSpec is a hand-built cell.
@@ -44,7 +45,7 @@ func writeCell(t testing.TB, w *runlog.Writer, c cellSpec) {
 		err := w.Step(runlog.StepRow{
 			RunID: r.RunID, CellID: r.CellID, ExecID: r.ExecID, Step: int32(i), Pos: int32(s.pos),
 			NMax: int32(s.k), Drafted: int32(s.k), Accepted: int32(s.j), Emitted: int32(s.j + 1),
-			Reason: s.reason, ProposeNs: s.proposeNs, VerifyNs: s.verifyNs,
+			Reason: s.reason, ProposeNs: s.proposeNs, VerifyNs: s.verifyNs, RollbackNs: s.rollbackNs,
 		})
 		if err != nil {
 			t.Fatal(err)

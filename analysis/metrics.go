@@ -221,6 +221,10 @@ type Summary struct {
 	AcceptanceRate Num `json:"acceptance_rate"`        // accepted / drafted
 	MeanAcceptLen  Num `json:"mean_acceptance_length"` // τ = 1 + accepted / drafting steps
 	TokensPerStep  Num `json:"tokens_per_verify_step"` // 1 + accepted / steps, empty drafts included
+	// RollbackUs is the mean time per verify step spent undoing rejected
+	// drafts: dropping the KV tail, or restoring a checkpoint and replaying
+	// (targets that cannot drop a tail), with the checkpoint's save.
+	RollbackUs Num `json:"rollback_us_per_step"`
 	// Counters under vLLM's and llama-server's names (spec_decode_*_total).
 	Counters  Counters `json:"counters"`
 	PosUncond []Num    `json:"per_position_unconditional"`
@@ -436,6 +440,7 @@ func (g *Summary) compute(base *baselines) {
 	g.AcceptanceRate = Num(ratio(float64(s.Accepted), s.Drafted))
 	g.MeanAcceptLen = Num(MeanAcceptLen(s))
 	g.TokensPerStep = Num(TokensPerStep(s))
+	g.RollbackUs = Num(ratio(float64(s.RollbackNs), s.Steps) / 1e3)
 	g.Counters = countersOf(s)
 	g.PosUncond, g.PosCond = nums(PositionAcceptance(s.ByK, false)), nums(PositionAcceptance(s.ByK, true))
 	g.AcceptHist = make([][]int64, len(s.ByK))

@@ -122,8 +122,9 @@ func pct1(n Num) string {
 // SpeedTable is acceptance and speed, one row per group.
 func SpeedTable(groups []*Summary, by []Dim) *Table {
 	t := &Table{Title: "Acceptance and speed",
-		Header: append(dimHeader(by), "cells", "drafting", "steps", "drafted", "accepted", "accept", "τ", "tok/s [95% CI]", "speedup [95% CI]"),
-		Note:   "drafting: cells with at least one draft; τ = 1 + accepted/drafting steps (llama-server's mean len, vLLM's mean acceptance length); speedup over the baseline of the same model, task and repeat, intervals across repeats"}
+		Header: append(dimHeader(by), "cells", "drafting", "steps", "drafted", "accepted", "accept", "τ", "rollback µs/step", "tok/s [95% CI]", "speedup [95% CI]"),
+		Note: "drafting: cells with at least one draft; τ = 1 + accepted/drafting steps (llama-server's mean len, vLLM's mean acceptance length); " +
+			"rollback: undoing rejected drafts per verify step (KV tail removal, or checkpoint save, restore and replay); speedup over the baseline of the same model, task and repeat, intervals across repeats"}
 	for _, s := range groups {
 		r := keyCells(s, by)
 		drafting := fmt.Sprintf("%d/%d", s.DraftedCells, s.Cells)
@@ -132,7 +133,7 @@ func SpeedTable(groups []*Summary, by []Dim) *Table {
 		}
 		sp := s.Speedup.FormatUnit("%.2f", "×")
 		r = append(r, strconv.Itoa(s.Cells), drafting, strconv.FormatInt(s.Steps, 10), strconv.FormatInt(s.Drafted, 10),
-			strconv.FormatInt(s.Accepted, 10), pct1(s.AcceptanceRate), s.MeanAcceptLen.Format("%.2f"), s.TPS.Format("%.1f"), sp)
+			strconv.FormatInt(s.Accepted, 10), pct1(s.AcceptanceRate), s.MeanAcceptLen.Format("%.2f"), s.RollbackUs.Format("%.1f"), s.TPS.Format("%.1f"), sp)
 		t.Rows = append(t.Rows, r)
 	}
 	return t
