@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"encoding/json"
 	"fmt"
+	"gonum.org/v1/gonum/stat/distuv"
 	"math"
 	"slices"
 	"strconv"
@@ -48,7 +49,9 @@ func (n Num) Format(format string) string {
 }
 
 // Interval is a mean over repeats with its 95% confidence interval
-// (Student's t; Lo and Hi are missing with fewer than two repeats).
+// (Student's t; Lo and Hi are missing with fewer than two repeats). Speeds
+// and speedups use PositiveCI: a geometric mean with an interval on the
+// log scale.
 type Interval struct {
 	Mean Num `json:"mean"`
 	Lo   Num `json:"lo"`
@@ -103,26 +106,34 @@ func MeanCI(xs []float64) Interval {
 	return iv
 }
 
-var t975 = [...]float64{
-	math.NaN(), 12.706205, 4.302653, 3.182446, 2.776445, 2.570582, 2.446912, 2.364624, 2.306004,
-	2.262157, 2.228139, 2.200985, 2.178813, 2.160369, 2.144787, 2.131450, 2.119905, 2.109816,
-	2.100922, 2.093024, 2.085963, 2.079614, 2.073873, 2.068658, 2.063899, 2.059539, 2.055529,
-	2.051831, 2.048407, 2.045230, 2.042272,
-}
-
 // TQuantile975 is the 97.5% quantile of Student's t with df degrees of
-// freedom (the half-width factor of a 95% interval): exact to 6 digits up
-// to 30, the Cornish-Fisher expansion above (error < 1e-5).
+// freedom (the half-width factor of a 95% interval), from gonum's
+// distuv.StudentsT.
 func TQuantile975(df int) float64 {
 	if df < 1 {
 		return math.NaN()
 	}
-	if df < len(t975) {
-		return t975[df]
+	return distuv.StudentsT{Mu: 0, Sigma: 1, Nu: float64(df)}.Quantile(0.975)
+}
+
+// PositiveCI is the geometric mean of the positive xs with the 95%
+// interval of Student's t on their logarithms, transformed back: for
+// speeds and ratios, it can never go below 0 and it is as wide, by factor,
+// on both sides (NaN, infinite and non-positive values are left out).
+func PositiveCI(xs []float64) Interval {
+	var logs []float64
+	for _, x := range xs {
+		if x > 0 && !math.IsInf(x, 0) {
+			logs = append(logs, math.Log(x))
+		}
 	}
-	z, v := 1.959963985, float64(df)
-	z3, z5, z7 := z*z*z, z*z*z*z*z, z*z*z*z*z*z*z
-	return z + (z3+z)/(4*v) + (5*z5+16*z3+3*z)/(96*v*v) + (3*z7+19*z5+17*z3-15*z)/(384*v*v*v)
+	iv := MeanCI(logs)
+	for _, p := range []*Num{&iv.Mean, &iv.Lo, &iv.Hi} {
+		if p.OK() {
+			*p = Num(math.Exp(float64(*p)))
+		}
+	}
+	return iv
 }
 
 // Dim is a dimension the cells are grouped by.
@@ -431,9 +442,11 @@ func (g *Summary) compute(base *baselines) {
 		reps[c.Repeat] = true
 	}
 	g.Repeats = len(reps)
-	g.TPS = MeanCI(perRepeat(tps, mean))
-	g.BaselineTPS = MeanCI(perRepeat(btps, mean))
-	g.Speedup = MeanCI(perRepeat(logSp, func(v []float64) float64 { return math.Exp(mean(v)) }))
+	// Geometric means over repeats, intervals on the log scale: a speed or
+	// a speedup interval never goes below 0.
+	g.TPS = PositiveCI(perRepeat(tps, mean))
+	g.BaselineTPS = PositiveCI(perRepeat(btps, mean))
+	g.Speedup = PositiveCI(perRepeat(logSp, func(v []float64) float64 { return math.Exp(mean(v)) }))
 
 	s := &g.S
 	g.Steps, g.DraftSteps, g.Drafted, g.Accepted = s.Steps, s.DraftSteps, s.Drafted, s.Accepted

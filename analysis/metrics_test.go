@@ -114,11 +114,13 @@ func TestMetricsKnownAnswers(t *testing.T) {
 		{"q accepted", float64(s.QDraftAccepted), 4.8 / 6, 1e-6},
 		{"p rejected", float64(s.PTargetRejected), 0.15, 1e-6},
 		{"q rejected", float64(s.QDraftRejected), 0.5, 1e-6},
-		{"tps", float64(s.TPS.Mean), 15, 1e-12},
+		// geometric means over the repeats (speedups 1.2, 1.5, 1.8 of
+		// tok/s 12, 15, 18 over 10), intervals on the log scale
+		{"tps", float64(s.TPS.Mean), 10 * geo(1.2, 1.5, 1.8), 1e-9},
 		{"baseline tps", float64(s.BaselineTPS.Mean), 10, 1e-12},
-		{"speedup", float64(s.Speedup.Mean), 1.5, 1e-12},
-		{"speedup lo", float64(s.Speedup.Lo), 1.5 - 4.302653*0.3/math.Sqrt(3), 1e-6},
-		{"speedup hi", float64(s.Speedup.Hi), 1.5 + 4.302653*0.3/math.Sqrt(3), 1e-6},
+		{"speedup", float64(s.Speedup.Mean), geo(1.2, 1.5, 1.8), 1e-12},
+		{"speedup lo", float64(s.Speedup.Lo), geo(1.2, 1.5, 1.8) * math.Exp(-4.3026527297*logSD(1.2, 1.5, 1.8)/math.Sqrt(3)), 1e-6},
+		{"speedup hi", float64(s.Speedup.Hi), geo(1.2, 1.5, 1.8) * math.Exp(4.3026527297*logSD(1.2, 1.5, 1.8)/math.Sqrt(3)), 1e-6},
 		{"leviathan", float64(s.SpeedupLeviathan), Leviathan(9.0/11, 3.25, 0.2), 1e-12},
 		{"break-even", float64(s.BreakEvenAlpha), BreakEvenAlpha(3.25, 0.2), 1e-12},
 		// drafting steps verify in 1000 ns, the baseline's step in 500
@@ -143,7 +145,7 @@ func TestMetricsKnownAnswers(t *testing.T) {
 	// tasks), then over repeats
 	byCfg := Summarize(d, []Dim{ByConfig})
 	sc := find(t, byCfg, Key{Config: "spec"})
-	if want := (math.Sqrt(1.5*2) + 1.2 + 1.8) / 3; !near(float64(sc.Speedup.Mean), want) || sc.Speedup.N != 3 {
+	if want := geo(math.Sqrt(1.5*2), 1.2, 1.8); !near(float64(sc.Speedup.Mean), want) || sc.Speedup.N != 3 {
 		t.Errorf("speedup over tasks = %v over %d repeats, want %v over 3", sc.Speedup.Mean, sc.Speedup.N, want)
 	}
 	if sc.Tasks != 2 || sc.Cells != 4 {
@@ -231,6 +233,25 @@ func TestLeviathanAlpha(t *testing.T) {
 	}
 }
 
+// geo is the geometric mean; logSD the sample standard deviation of the
+// logarithms.
+func geo(xs ...float64) float64 {
+	var s float64
+	for _, x := range xs {
+		s += math.Log(x)
+	}
+	return math.Exp(s / float64(len(xs)))
+}
+
+func logSD(xs ...float64) float64 {
+	m := math.Log(geo(xs...))
+	var ss float64
+	for _, x := range xs {
+		ss += (math.Log(x) - m) * (math.Log(x) - m)
+	}
+	return math.Sqrt(ss / float64(len(xs)-1))
+}
+
 func TestMeanCI(t *testing.T) {
 	tests := []struct {
 		xs           []float64
@@ -239,14 +260,31 @@ func TestMeanCI(t *testing.T) {
 	}{
 		{nil, nan, nan, nan, 0},
 		{[]float64{2}, 2, nan, nan, 1},
-		{[]float64{1, 3}, 2, 2 - 12.706205, 2 + 12.706205, 2}, // sd √2, se 1
-		{[]float64{1.5, 1.2, 1.8, nan}, 1.5, 1.5 - 4.302653*0.3/math.Sqrt(3), 1.5 + 4.302653*0.3/math.Sqrt(3), 3},
+		{[]float64{1, 3}, 2, 2 - 12.7062047362, 2 + 12.7062047362, 2}, // sd √2, se 1
+		{[]float64{1.5, 1.2, 1.8, nan}, 1.5, 1.5 - 4.3026527297*0.3/math.Sqrt(3), 1.5 + 4.3026527297*0.3/math.Sqrt(3), 3},
 	}
 	for _, tt := range tests {
 		iv := MeanCI(tt.xs)
 		if !near(float64(iv.Mean), tt.mean) || !near(float64(iv.Lo), tt.lo) || !near(float64(iv.Hi), tt.hi) || iv.N != tt.n {
 			t.Errorf("MeanCI(%v) = %+v, want %v [%v, %v] n=%d", tt.xs, iv, tt.mean, tt.lo, tt.hi, tt.n)
 		}
+	}
+}
+
+// PositiveCI: a geometric mean with a log-scale interval, which stays
+// above 0 where the linear one would not.
+func TestPositiveCI(t *testing.T) {
+	xs := []float64{1, 4}
+	if lin := MeanCI(xs); float64(lin.Lo) >= 0 {
+		t.Fatalf("the linear interval %+v does not go below 0: the test shows nothing", lin)
+	}
+	iv := PositiveCI(xs)
+	half := TQuantile975(1) * math.Log(4) / 2 // sd of the logs ln4/√2, se ln4/2
+	if !near(float64(iv.Mean), 2) || !near(float64(iv.Lo), 2*math.Exp(-half)) || !near(float64(iv.Hi), 2*math.Exp(half)) || float64(iv.Lo) <= 0 {
+		t.Errorf("PositiveCI(%v) = %+v, want 2 [%v, %v]", xs, iv, 2*math.Exp(-half), 2*math.Exp(half))
+	}
+	if iv := PositiveCI([]float64{0, -1, math.NaN(), 3}); iv.N != 1 || !near(float64(iv.Mean), 3) {
+		t.Errorf("non-positive values kept: %+v", iv)
 	}
 }
 

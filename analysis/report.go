@@ -124,7 +124,7 @@ func SpeedTable(groups []*Summary, by []Dim) *Table {
 	t := &Table{Title: "Acceptance and speed",
 		Header: append(dimHeader(by), "cells", "drafting", "steps", "drafted", "accepted", "accept", "τ", "rollback µs/step", "tok/s [95% CI]", "speedup [95% CI]"),
 		Note: "drafting: cells with at least one draft; τ = 1 + accepted/drafting steps (llama-server's mean len, vLLM's mean acceptance length); " +
-			"rollback: undoing rejected drafts per verify step (KV tail removal, or checkpoint save, restore and replay); speedup over the baseline of the same model, task and repeat, intervals across repeats"}
+			"rollback: undoing rejected drafts per verify step (KV tail removal, or checkpoint save, restore and replay); speedup over the baseline of the same model, task and repeat; geometric means over repeats, 95% intervals on the log scale (never below 0)"}
 	for _, s := range groups {
 		r := keyCells(s, by)
 		drafting := fmt.Sprintf("%d/%d", s.DraftedCells, s.Cells)
@@ -436,8 +436,9 @@ const definitionsText = "A verify step checks a draft of k ≥ 0 tokens, accepts
 	"tokens per verify step = 1 + Σ accepted / all steps, empty drafts included. Per-position acceptance, unconditional (vLLM): the share of drafting steps that " +
 	"accepted at least i tokens; conditional: among steps that drafted position i and accepted the positions " +
 	"before it, the share that accepted i. Speedup = tokens/s of the configuration ÷ tokens/s of the baseline " +
-	"cell of the same target model, task and repeat; per repeat the geometric mean over tasks, then the mean over " +
-	"repeats with a 95% Student t interval (no interval with a single repeat)."
+	"cell of the same target model, task and repeat; per repeat the geometric mean over tasks, then the geometric mean over " +
+	"repeats with a 95% Student t interval on the log scale, which never goes below 0 (no interval with a single repeat). " +
+	"Tokens/s are geometric means over repeats with log-scale intervals too."
 
 // MetricsTable lists every metric with its key, definition and the anchor
 // whose name and definition it follows (package terms' table).

@@ -95,7 +95,7 @@ func TestTables(t *testing.T) {
 		}
 	}
 	// τ = 1 + 9 accepted / 4 drafting steps (llama-server's mean len); 1 + 9/6 = 2.50 over all steps
-	want := []string{"spec", "t1", "3", "1/3", "6", "13", "9", "69.2%", "3.25", "0.0", "15.0 [7.5, 22.5]", "1.50× [0.75, 2.25]"}
+	want := []string{"spec", "t1", "3", "1/3", "6", "13", "9", "69.2%", "3.25", "0.0", "14.8 [8.9, 24.5]", "1.48× [0.89, 2.45]"} // geometric means, log-scale intervals
 	if strings.Join(row, "|") != strings.Join(want, "|") {
 		t.Errorf("spec/t1 row %q, want %q", row, want)
 	}
