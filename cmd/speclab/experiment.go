@@ -356,6 +356,9 @@ func printReproduction(w io.Writer, dir string) error {
 			}
 			if v, ok := speedups[c]; ok {
 				sp = fmt.Sprintf("%.2f×", v)
+				if r.Drafted == 0 {
+					sp += " (noise: nothing drafted)" // the baseline's work, timed twice
+				}
 			}
 			fmt.Fprintf(tw, "%s\t%d\t%.1f\t%.1f\t%.2fs\t%s\t%d\t%d\t%s\t%s\t%s\t%s\t\n",
 				r.Task, r.Generated, r.GenTPS, r.PromptTPS, r.WallS, optional(r.Steps, "%d"), r.Drafted, r.Accepted, acc,
