@@ -41,7 +41,10 @@ type Runner struct {
 	// of running it in-process (Lib is then unused): runs rows only, with
 	// what the server reports.
 	Server *llamaserver.Client
-	Before func(c Cell) // called before each cell (tests)
+
+	started time.Time    // the first cell's start, for the ETA
+	startN  int          // cells done before it (resumed)
+	Before  func(c Cell) // called before each cell (tests)
 }
 
 // Summary is what a run did.
@@ -143,6 +146,7 @@ func (r *Runner) Run(ctx context.Context) (*Summary, error) {
 		w.RollRows = r.RollRows
 	}
 	var runErr error
+	r.started, r.startN = time.Now(), sum.Skipped
 	for i, c := range todo {
 		if ctx.Err() != nil {
 			runErr = ErrInterrupted
@@ -239,8 +243,14 @@ func (r *Runner) progress(n, total int, c Cell, row runlog.RunRow) {
 	if row.AcceptRate != nil {
 		acc = fmt.Sprintf("%.0f%%", 100**row.AcceptRate)
 	}
-	fmt.Fprintf(r.Progress, "[%d/%d] %-40s %4d tok %7.1f tok/s, accepted %s\n",
-		n, total, c.ID(), row.Generated, row.GenTPS, acc)
+	// ETA from the cells done in this run (resumed ones cost nothing).
+	eta := ""
+	if done := n - r.startN; done > 0 && n < total {
+		per := time.Since(r.started) / time.Duration(done)
+		eta = fmt.Sprintf(", ETA %s", (per * time.Duration(total-n)).Round(time.Second))
+	}
+	fmt.Fprintf(r.Progress, "[%d/%d] %-40s %4d tok %7.1f tok/s, accepted %s%s\n",
+		n, total, c.ID(), row.Generated, row.GenTPS, acc, eta)
 }
 
 // openFolder creates the run folder with its run.json, or checks that an

@@ -29,7 +29,8 @@ func runFlags() []cli.Flag {
 		&cli.StringFlag{Name: "out", Aliases: []string{"o"}, Usage: "run folder to write (default runs/NAME-TIME)"},
 		&cli.BoolFlag{Name: "resume", Usage: "continue the run folder given with --out, skipping finished cells"},
 		&cli.StringFlag{Name: "shard", Usage: "run only shard K of N of the cells (e.g. 2/8), for Slurm arrays or indexed jobs"},
-		&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "no progress lines (they are off anyway when stderr is not a terminal)"},
+		&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "no progress lines (as --progress none)"},
+		&cli.StringFlag{Name: "progress", Usage: "progress lines on stderr, one per finished cell with an ETA: auto (on a terminal), plain (always: batch jobs, Slurm logs) or none", Value: "auto"},
 		&cli.IntFlag{Name: "roll-rows", Usage: "step and token rows per log part", Value: runlog.DefaultRollRows, Hidden: true},
 		&cli.StringFlag{Name: "server", Usage: "send the battery to your running llama-server at this URL instead (experiment files: key server): one configuration, the server's own; start it with --metrics for drafting steps"},
 		&cli.DurationFlag{Name: "server-timeout", Usage: "longest wait for the server's answer to one request", Value: 10 * time.Minute},
@@ -303,7 +304,11 @@ func execute(c *cli.Context, exp *experiments.Experiment) (*experiments.Summary,
 	defer stop()
 	r := &experiments.Runner{Exp: exp, Dir: out, Shard: shard, Resume: c.Bool("resume"), Lib: lib, Version: speclabVersion(),
 		RollRows: c.Int("roll-rows"), Server: srv}
-	if !c.Bool("quiet") && isTerminal(os.Stderr) {
+	switch p := c.String("progress"); {
+	case p != "auto" && p != "plain" && p != "none":
+		return nil, usagef("--progress %q: want auto, plain or none", p)
+	case c.Bool("quiet") || p == "none":
+	case p == "plain" || isTerminal(os.Stderr):
 		r.Progress = c.App.ErrWriter
 	}
 	sum, err := r.Run(ctx)

@@ -322,6 +322,7 @@ func TestReproduceFlags(t *testing.T) {
 		{"shard of three numbers", []string{"--shard", "1/2/3"}, 2, []string{"want K/N"}},
 		{"shard beyond the cells", []string{"--shard", "190/200", "--out", filepath.Join(dir, "empty-shard")}, 0, []string{"has no cells", "nothing to do"}},
 		{"zero scale", []string{"--n-predict-scale", "0"}, 2, []string{"n_predict_scale"}},
+		{"unknown progress", []string{"--progress", "bar"}, 2, []string{"want auto, plain or none"}},
 		{"resume of a missing folder", []string{"--resume", "--out", filepath.Join(dir, "missing")}, 1, []string{"missing", "no such file"}},
 		{"wrong target path", []string{"--target", "/nonexistent/t.gguf", "--out", filepath.Join(dir, "failed-start")}, 1, []string{"/nonexistent/t.gguf"}},
 	}
