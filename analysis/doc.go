@@ -10,7 +10,8 @@
 // τ = 1 + accepted/drafting steps, per-position acceptance (unconditional and
 // conditional), the histogram of accepted length by draft length, empty
 // drafts by reason, tokens/s and the speedup over the matching baseline
-// (same model, task and repeat) with 95% intervals across repeats, and
+// (same model, task and repeat) as geometric means across repeats with 95%
+// intervals on the log scale (never below 0), and
 // Leviathan et al.'s prediction from the measured acceptance, draft length
 // and draft cost, with the break-even acceptance. Diagnose says per
 // configuration whether speculation ran and why not, why drafts were

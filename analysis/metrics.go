@@ -349,9 +349,10 @@ func (d *Data) CellSpeedups() map[*Cell]float64 {
 //
 // Tokens/s and speedup are averaged per repeat first (tokens/s: the mean
 // over the group's cells of that repeat; speedup: the geometric mean of the
-// cells' speedups over their baselines), then over repeats with a 95%
-// Student t interval, so that the interval reflects run-to-run variation,
-// not the spread between tasks.
+// cells' speedups over their baselines), then over repeats: the
+// geometric mean with a 95% Student t interval on the log scale
+// (PositiveCI), so that the interval reflects run-to-run variation, not the
+// spread between tasks, and never goes below 0.
 func Summarize(d *Data, by []Dim) []*Summary {
 	base := newBaselines(d.Cells)
 	groups := map[Key]*Summary{}
