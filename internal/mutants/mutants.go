@@ -165,6 +165,11 @@ var intValues = []uint64{0, 1, 2, 3, 7, 1 << 16, 1<<31 - 1, 1 << 31, 1<<32 - 1}
 
 func mutate(b Base, cat string, rng *rand.Rand) (Mutant, bool) {
 	m := clone(b)
+	if strings.HasPrefix(cat, "tensor-") || cat == "nan-weights" {
+		if len(m.Tensors) == 0 {
+			return m, false
+		}
+	}
 	switch cat {
 	case "hparam-value":
 		keys := m.archKeys()
@@ -246,7 +251,10 @@ func mutate(b Base, cat string, rng *rand.Rand) (Mutant, bool) {
 		if i < 0 {
 			return m, false
 		}
-		tt := m.KV[i].Value.([]int32)
+		tt, ok := m.KV[i].Value.([]int32)
+		if !ok || len(tt) == 0 {
+			return m, false
+		}
 		j := rng.IntN(len(tt))
 		tt[j] = pick(rng, []int32{0, -1, 7, 99, 1 << 20})
 		m.Name = fmt.Sprintf("vocab-token-type/%d=%d", j, tt[j])
