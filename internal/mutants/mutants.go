@@ -227,6 +227,9 @@ func mutate(b Base, cat string, rng *rand.Rand) (Mutant, bool) {
 				cands = append(cands, i)
 			}
 		}
+		if len(cands) == 0 {
+			return m, false
+		}
 		i := pick(rng, cands)
 		m.Name = "key-removed/" + m.KV[i].Key
 		m.KV = slices.Delete(m.KV, i, i+1)
