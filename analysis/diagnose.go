@@ -172,7 +172,11 @@ func diagnoseConfig(s *Summary) *ConfigDiagnosis {
 	} else {
 		theory := ""
 		if s.SpeedupModel.OK() {
-			theory = fmt.Sprintf(" (Leviathan's model predicts %s× at α %s, γ %s, c %s)", s.SpeedupModel.Format("%.2f"),
+			// Two numbers, each named: the mixture over the measured draft
+			// lengths (empty drafts included), and the formula at the mean
+			// draft length alone.
+			theory = fmt.Sprintf(" (Leviathan et al.'s model predicts %s× over the measured draft lengths, empty drafts included, and %s× at α %s, mean γ %s, c %s alone)",
+				s.SpeedupModel.Format("%.2f"), s.SpeedupLeviathan.Format("%.2f"),
 				s.Alpha.Format("%.2f"), s.Gamma.Format("%.1f"), s.CostRatio.Format("%.3g"))
 		}
 		say("%s: applied, drafted on %d of %s (%d of %d steps drafted); accepted %s of %d drafted tokens, mean acceptance length %s; speedup %s%s",

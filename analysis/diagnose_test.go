@@ -174,3 +174,24 @@ func TestIdleCausesPerTask(t *testing.T) {
 		t.Errorf("idle causes %v; want short: no-history, long: no-match", got)
 	}
 }
+
+// The diagnosis names each prediction: the mixture over the measured
+// draft lengths, and Leviathan's formula at the printed α, γ and c, whose
+// value is the formula's at those numbers.
+func TestDiagnosePredictionsNamed(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "run")
+	writeRun(t, dir, "0", studyCells()...)
+	d := load(t, dir)
+	text := Diagnose(d).Text()
+	s := find(t, Summarize(d, []Dim{ByConfig}), Key{Config: "spec"})
+	if !s.SpeedupLeviathan.OK() {
+		t.Fatal("no Leviathan prediction in the fixture")
+	}
+	want := "and " + s.SpeedupLeviathan.Format("%.2f") + "× at α " + s.Alpha.Format("%.2f")
+	if !strings.Contains(text, want) || !strings.Contains(text, "over the measured draft lengths") {
+		t.Errorf("diagnosis lacks %q:\n%s", want, text)
+	}
+	if got := Leviathan(float64(s.Alpha), float64(s.Gamma), float64(s.CostRatio)); !near(got, float64(s.SpeedupLeviathan)) {
+		t.Errorf("SpeedupLeviathan %v is not the formula's %v at its α, γ, c", s.SpeedupLeviathan, got)
+	}
+}
