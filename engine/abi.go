@@ -374,9 +374,9 @@ func checkRequired(r *llamah.Record) error {
 // Capability is a feature that some libllama releases have and others lack,
 // with what speclab does without it.
 type Capability struct {
-	Name    string
-	Present bool
-	Detail  string // what it is, and the fallback when absent
+	Name    string `json:"name"`
+	Present bool   `json:"present"`
+	Detail  string `json:"detail"` // what it is, and the fallback when absent
 }
 
 // capabilities lists what the loaded library offers.

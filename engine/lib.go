@@ -296,13 +296,32 @@ func (t DeviceType) String() string {
 	return fmt.Sprintf("device-type(%d)", int32(t))
 }
 
+// MarshalText writes the type's name (JSON: "GPU").
+func (t DeviceType) MarshalText() ([]byte, error) { return []byte(t.String()), nil }
+
+// UnmarshalText reads a name that String writes.
+func (t *DeviceType) UnmarshalText(b []byte) error {
+	for d := DeviceCPU; d <= DeviceMeta; d++ {
+		if d.String() == string(b) {
+			*t = d
+			return nil
+		}
+	}
+	var n int32
+	if _, err := fmt.Sscanf(string(b), "device-type(%d)", &n); err == nil {
+		*t = DeviceType(n)
+		return nil
+	}
+	return fmt.Errorf("device type %q: unknown", b)
+}
+
 // Device is a compute device seen by ggml.
 type Device struct {
-	Name        string
-	Description string
-	Type        DeviceType
-	MemFree     uint64 // bytes
-	MemTotal    uint64 // bytes
+	Name        string     `json:"name"`
+	Description string     `json:"description"`
+	Type        DeviceType `json:"type"`
+	MemFree     uint64     `json:"mem_free"`  // bytes
+	MemTotal    uint64     `json:"mem_total"` // bytes
 }
 
 // Devices lists the compute devices of the loaded backends.

@@ -67,8 +67,27 @@ type ModelParams struct {
 	VocabOnly bool
 }
 
-// VocabType is llama_vocab_type.
+// VocabType is llama_vocab_type. In JSON it is its name ("BPE").
 type VocabType int32
+
+// MarshalText writes the type's name.
+func (v VocabType) MarshalText() ([]byte, error) { return []byte(v.String()), nil }
+
+// UnmarshalText reads a name that String writes.
+func (v *VocabType) UnmarshalText(b []byte) error {
+	for t := VocabType(0); t <= 6; t++ {
+		if t.String() == string(b) {
+			*v = t
+			return nil
+		}
+	}
+	var n int32
+	if _, err := fmt.Sscanf(string(b), "vocab-type(%d)", &n); err == nil {
+		*v = VocabType(n)
+		return nil
+	}
+	return fmt.Errorf("vocabulary type %q: unknown", b)
+}
 
 func (v VocabType) String() string {
 	switch v {
@@ -92,26 +111,29 @@ func (v VocabType) String() string {
 
 // ModelInfo is what libllama reports about a loaded model.
 type ModelInfo struct {
-	Path         string
-	Architecture string // general.architecture
-	Name         string // general.name
-	Description  string // llama_model_desc, e.g. "llama 7M F16"
-	Params       uint64 // llama_model_n_params
-	Size         uint64 // bytes of weights, llama_model_size
-	CtxTrain     int
-	Embd         int
-	Layers       int
-	Heads        int
-	HeadsKV      int
-	Recurrent    bool // all layers recurrent (mamba, rwkv)
-	Hybrid       bool // recurrent and attention layers (jamba, qwen35, ...)
-	VocabType    VocabType
-	VocabSize    int
-	BOS, EOS     Token // -1 when absent
-	EOT, NL, Pad Token
-	AddBOS       bool
-	AddEOS       bool
-	ChatTemplate string // empty when the model has none
+	Path         string    `json:"path"`
+	Architecture string    `json:"architecture"` // general.architecture
+	Name         string    `json:"name"`         // general.name
+	Description  string    `json:"description"`  // llama_model_desc, e.g. "llama 7M F16"
+	Params       uint64    `json:"params"`       // llama_model_n_params
+	Size         uint64    `json:"size"`         // bytes of weights, llama_model_size
+	CtxTrain     int       `json:"ctx_train"`
+	Embd         int       `json:"embd"`
+	Layers       int       `json:"layers"`
+	Heads        int       `json:"heads"`
+	HeadsKV      int       `json:"heads_kv"`
+	Recurrent    bool      `json:"recurrent"` // all layers recurrent (mamba, rwkv)
+	Hybrid       bool      `json:"hybrid"`    // recurrent and attention layers (jamba, qwen35, ...)
+	VocabType    VocabType `json:"vocab_type"`
+	VocabSize    int       `json:"vocab_size"`
+	BOS          Token     `json:"bos"` // -1 when absent
+	EOS          Token     `json:"eos"`
+	EOT          Token     `json:"eot"`
+	NL           Token     `json:"nl"`
+	Pad          Token     `json:"pad"`
+	AddBOS       bool      `json:"add_bos"`
+	AddEOS       bool      `json:"add_eos"`
+	ChatTemplate string    `json:"chat_template"` // empty when the model has none
 }
 
 // Model is a loaded GGUF model. A Model must be closed; it must outlive its

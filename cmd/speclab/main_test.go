@@ -601,3 +601,43 @@ func TestExplainSeed(t *testing.T) {
 		t.Errorf("empty observation: exit %d: %s", code, errs)
 	}
 }
+
+// TestJSONVocabulary: doctor --json and inspect --json use snake_case keys
+// and name types as text (issue 15: one JSON vocabulary).
+func TestJSONVocabulary(t *testing.T) {
+	lib := testenv.Lib(t)
+	target := filepath.Join(testenv.RepoRoot(), "models", "target-hybrid.gguf")
+	for _, args := range [][]string{{"doctor", "--json"}, {"inspect", "--json", target}} {
+		code, out, errs := speclab(t, append([]string{"--llama-lib", lib.Location.Lib}, args...)...)
+		if code != 0 {
+			t.Fatalf("%v: exit %d\n%s", args, code, errs)
+		}
+		var v any
+		if err := json.Unmarshal([]byte(out), &v); err != nil {
+			t.Fatalf("%v: %v", args, err)
+		}
+		var walk func(x any, path string)
+		walk = func(x any, path string) {
+			switch x := x.(type) {
+			case map[string]any:
+				for k, e := range x {
+					if strings.ToLower(k) != k || strings.Contains(k, " ") {
+						t.Errorf("%v: key %s%s is not snake_case", args, path, k)
+					}
+					walk(e, path+k+".")
+				}
+			case []any:
+				for _, e := range x {
+					walk(e, path+"[].")
+				}
+			}
+		}
+		walk(v, "")
+	}
+	_, out, _ := speclab(t, "--llama-lib", lib.Location.Lib, "inspect", "--json", target)
+	for _, want := range []string{`"type": "MXFP4"`, `"vocab_type": "BPE"`} {
+		if !strings.Contains(out, want) {
+			t.Errorf("inspect --json lacks %s", want)
+		}
+	}
+}

@@ -10,39 +10,43 @@ const (
 
 // TypeStat is the share of one tensor type in a model.
 type TypeStat struct {
-	Type     Type
-	Name     string // as the type table that sized the file names it
-	Unsized  bool   // no table knew the type: Bytes is an upper bound
-	Tensors  int
-	Elements uint64
-	Bytes    uint64
+	Type     Type   `json:"type_id"`
+	Name     string `json:"type"`    // as the type table that sized the file names it
+	Unsized  bool   `json:"unsized"` // no table knew the type: Bytes is an upper bound
+	Tensors  int    `json:"tensors"`
+	Elements uint64 `json:"elements"`
+	Bytes    uint64 `json:"bytes"`
 }
 
 // Summary describes the size and shape of a model, the basis of a roofline
 // estimate.
 type Summary struct {
-	Architecture string // general.architecture
-	Name         string // general.name
-	Params       uint64 // elements of all tensors
-	TensorBytes  uint64 // bytes of all tensor data
-	ByType       []TypeStat
+	Architecture string     `json:"architecture"` // general.architecture
+	Name         string     `json:"name"`         // general.name
+	Params       uint64     `json:"params"`       // elements of all tensors
+	TensorBytes  uint64     `json:"tensor_bytes"` // bytes of all tensor data
+	ByType       []TypeStat `json:"by_type"`
 
 	// BytesPerToken is the bytes of weights read to generate one token:
 	// every tensor once, except token_embd.weight, of which only one row
 	// per token is read, unless the model has no output.weight (tied
 	// embeddings), in which case token_embd.weight is read whole as the
 	// output matrix.
-	BytesPerToken uint64
+	BytesPerToken uint64 `json:"bytes_per_token"`
 
 	// From <arch>.context_length, .embedding_length, .block_count,
 	// .attention.head_count and .attention.head_count_kv when present; a
 	// per-layer array counts as its largest element.
-	ContextLength, EmbeddingLength, BlockCount, HeadCount, HeadCountKV uint64
+	ContextLength   uint64 `json:"context_length"`
+	EmbeddingLength uint64 `json:"embedding_length"`
+	BlockCount      uint64 `json:"block_count"`
+	HeadCount       uint64 `json:"head_count"`
+	HeadCountKV     uint64 `json:"head_count_kv"`
 
 	// VocabSize is the length of tokenizer.ggml.tokens, else
 	// <arch>.vocab_size, else the row count of token_embd.weight.
-	VocabSize      uint64
-	TokenizerModel string // tokenizer.ggml.model
+	VocabSize      uint64 `json:"vocab_size"`
+	TokenizerModel string `json:"tokenizer_model"` // tokenizer.ggml.model
 }
 
 // Summarize computes the Summary of f from its header alone.
