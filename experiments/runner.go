@@ -155,38 +155,23 @@ func (r *Runner) Run(ctx context.Context) (*Summary, error) {
 		if r.Before != nil {
 			r.Before(c)
 		}
+		var row runlog.RunRow
 		if srv != nil {
-			row, err := srv.cell(ctx, meta.RunID, r.Shard.String(), c, r.Exp)
-			if errors.Is(err, context.Canceled) || ctx.Err() != nil {
-				runErr = ErrInterrupted
-				break
+			row, err = srv.cell(ctx, meta.RunID, r.Shard.String(), c, r.Exp)
+		} else {
+			if loaded == nil || loaded.Models.Target != c.Models.Target || loaded.Models.Draft != c.Models.Draft {
+				if loaded != nil {
+					loaded.close()
+					loaded = nil
+				}
+				if loaded, err = r.load(c.Models); err != nil {
+					runErr = fmt.Errorf("cell %s: %w", c.ID(), err)
+					sum.Failed++
+					break
+				}
 			}
-			if err != nil {
-				runErr = fmt.Errorf("cell %s: %w", c.ID(), err)
-				sum.Failed++
-				break
-			}
-			row.Speclab = r.Version
-			if err := w.EndCell(row); err != nil {
-				runErr = err
-				break
-			}
-			sum.Done++
-			r.progress(i+1+sum.Skipped, sum.Cells, c, row)
-			continue
+			row, err = loaded.cell(ctx, w, meta.RunID, r.Shard.String(), c, r.Exp)
 		}
-		if loaded == nil || loaded.Models.Target != c.Models.Target || loaded.Models.Draft != c.Models.Draft {
-			if loaded != nil {
-				loaded.close()
-				loaded = nil
-			}
-			if loaded, err = r.load(c.Models); err != nil {
-				runErr = fmt.Errorf("cell %s: %w", c.ID(), err)
-				sum.Failed++
-				break
-			}
-		}
-		row, err := loaded.cell(ctx, w, meta.RunID, r.Shard.String(), c, r.Exp)
 		if errors.Is(err, context.Canceled) || ctx.Err() != nil {
 			runErr = ErrInterrupted
 			break

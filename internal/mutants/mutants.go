@@ -509,14 +509,6 @@ func (m *Mutant) truncVocab(n int) {
 	}
 }
 
-func elems(shape []uint64) int {
-	n := 1
-	for _, d := range shape {
-		n *= int(d)
-	}
-	return n
-}
-
 // blockOK reports whether rows of n elements fit type t's blocks.
 func blockOK(t gguf.Type, n uint64) bool {
 	switch t {
