@@ -110,12 +110,11 @@ type api struct {
 	llamaStateSeqSetExt  func(c uintptr, src unsafe.Pointer, n uint64, seq int32, flags uint32) uint64
 	llamaPerfContext     func(c uintptr) cPerfContextData
 	llamaPerfCtxReset    func(c uintptr)
-	llamaSynchronize     func(c uintptr)
 
 	// Raw addresses of the functions called once or more per token. They
 	// are called with purego.SyscallN, about 120 ns a call against 540 ns
 	// through the reflective wrappers above (measured on the CI machine).
-	symDecode, symLogitsIth, symSeqRm uintptr
+	symDecode, symLogitsIth, symSeqRm, symSync uintptr
 
 	// Functions that take or return a parameter struct by value, whose
 	// layout is known only at run time (see callWithStruct).
@@ -229,7 +228,6 @@ func bindAPI(h uintptr, a *api, abi *releases.ABI) error {
 		{&a.llamaStateSeqSetExt, "llama_state_seq_set_data_ext"},
 		{&a.llamaPerfContext, "llama_perf_context"},
 		{&a.llamaPerfCtxReset, "llama_perf_context_reset"},
-		{&a.llamaSynchronize, "llama_synchronize"},
 	}
 	for _, e := range table {
 		sym, err := purego.Dlsym(h, e.name)
@@ -255,6 +253,7 @@ func bindAPI(h uintptr, a *api, abi *releases.ABI) error {
 		{&a.symDecode, "llama_decode", "i32(ptr,struct llama_batch)"},
 		{&a.symLogitsIth, "llama_get_logits_ith", "ptr(ptr,i32)"},
 		{&a.symSeqRm, "llama_memory_seq_rm", "bool(ptr,i32,i32,i32)"},
+		{&a.symSync, "llama_synchronize", "void(ptr)"},
 		{&a.symModelDefaults, "llama_model_default_params", "struct llama_model_params()"},
 		{&a.symContextDefaults, "llama_context_default_params", "struct llama_context_params()"},
 		{&a.symModelLoad, "llama_model_load_from_file", "ptr(ptr,struct llama_model_params)"},
@@ -349,6 +348,12 @@ func (a *api) seqRm(args *callArgs, mem uintptr, seq, p0, p1 int32) bool {
 	args[0], args[1], args[2], args[3] = mem, uintptr(uint32(seq)), uintptr(uint32(p0)), uintptr(uint32(p1))
 	r, _, _ := purego.SyscallN(a.symSeqRm, args[:4]...)
 	return r&0xff != 0
+}
+
+// synchronize is llama_synchronize(ctx) through SyscallN (once per decode).
+func (a *api) synchronize(args *callArgs, ctx uintptr) {
+	args[0] = ctx
+	purego.SyscallN(a.symSync, args[:1]...)
 }
 
 // callArgs holds the argument words of one SyscallN call.

@@ -299,7 +299,9 @@ func (c *Context) decode(tokens []Token, pos, seq int, want func(int) bool) erro
 			return fmt.Errorf("decode %d tokens at position %d: %w: llama_decode returned %d: %s", n, pos+base, ErrDecode, rc, takeRecentLog())
 		}
 	}
-	c.model.lib.c.llamaSynchronize(c.ptr)
+	// The decode's results are in when it returns, so its time is the
+	// decode's, not the next Logits call's.
+	c.model.lib.c.synchronize(&c.args, c.ptr)
 	return nil
 }
 
