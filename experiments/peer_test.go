@@ -27,18 +27,13 @@ import (
 // server is a running llama-server (testenv.StartServer).
 type server struct {
 	url string
-	log interface{ String() string }
 	*testenv.Server
 }
-
-type logOf struct{ s *testenv.Server }
-
-func (l logOf) String() string { return l.s.Log() }
 
 func startServer(t *testing.T, args ...string) *server {
 	t.Helper()
 	s := testenv.StartServer(t, 0, args...)
-	return &server{url: s.URL, log: logOf{s}, Server: s}
+	return &server{url: s.URL, Server: s}
 }
 
 func tailOf(s string, n int) string { return testenv.Tail(s, n) }
@@ -68,7 +63,7 @@ func (s *server) complete(t *testing.T, req map[string]any) completion {
 	body, _ := json.Marshal(req)
 	resp, err := http.Post(s.url+"/completion", "application/json", bytes.NewReader(body))
 	if err != nil {
-		t.Fatalf("%v; llama-server said:\n%s", err, tailOf(s.log.String(), 3000))
+		t.Fatalf("%v; llama-server said:\n%s", err, tailOf(s.Log(), 3000))
 	}
 	defer resp.Body.Close()
 	var c completion
@@ -174,11 +169,11 @@ func TestLlamaServerHybridDraft(t *testing.T) {
 		}
 	}
 	deadline := time.Now().Add(10 * time.Second)
-	for !strings.Contains(srv.log.String(), "failed to remove sequence") && time.Now().Before(deadline) {
+	for !strings.Contains(srv.Log(), "failed to remove sequence") && time.Now().Before(deadline) {
 		time.Sleep(50 * time.Millisecond)
 	}
-	if !strings.Contains(srv.log.String(), "failed to remove sequence") {
-		t.Fatalf("llama-server failed otherwise (%v):\n%s", err, tailOf(srv.log.String(), 3000))
+	if !strings.Contains(srv.Log(), "failed to remove sequence") {
+		t.Fatalf("llama-server failed otherwise (%v):\n%s", err, tailOf(srv.Log(), 3000))
 	}
 }
 

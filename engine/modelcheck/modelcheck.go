@@ -39,9 +39,6 @@ const (
 	maxFindingsShown = 5
 )
 
-// Quote shortens s for a message: at most 40 bytes, quoted (gguf.Quote).
-func Quote(s string) string { return gguf.Quote(s) }
-
 // Check returns the findings for the file f, whose tensor data r reads.
 // r may be nil: the NaN scan is then skipped.
 func Check(f *gguf.File, r io.ReaderAt) []Finding {
@@ -136,11 +133,11 @@ func (c *checker) hparams() {
 		}
 		for _, x := range fs {
 			if math.IsNaN(x) || math.IsInf(x, 0) {
-				c.add(Quote(kv.Key), "%v is not a finite number: every logit would be NaN", x)
+				c.add(gguf.Quote(kv.Key), "%v is not a finite number: every logit would be NaN", x)
 				break
 			}
 			if strings.HasSuffix(kv.Key, "_epsilon") && x < 0 {
-				c.add(Quote(kv.Key), "%v is negative (GGML_ASSERT eps >= 0 in the norm)", x)
+				c.add(gguf.Quote(kv.Key), "%v is negative (GGML_ASSERT eps >= 0 in the norm)", x)
 				break
 			}
 		}
@@ -149,7 +146,7 @@ func (c *checker) hparams() {
 		// llama-model.cpp's LLAMA_ROPE_SCALING_TYPES; another name
 		// becomes UNSPECIFIED, and GGML_ASSERT fails.
 		if s, _ := v.(string); !slices.Contains([]string{"none", "linear", "yarn", "longrope"}, s) {
-			c.add(c.key("rope.scaling.type"), "%s: want none, linear, yarn or longrope", Quote(fmt.Sprint(v)))
+			c.add(c.key("rope.scaling.type"), "%s: want none, linear, yarn or longrope", gguf.Quote(fmt.Sprint(v)))
 		}
 	}
 	if n, ok := c.uint("block_count"); ok && (n == 0 || n > maxLayers) {
@@ -243,13 +240,13 @@ func (c *checker) vocab() {
 	}
 	switch model {
 	case "none", "no_vocab":
-		c.add("tokenizer.ggml.model", "%s: the model has no tokenizer, and speclab works on text (libllama aborts when asked to tokenize)", Quote(model))
+		c.add("tokenizer.ggml.model", "%s: the model has no tokenizer, and speclab works on text (libllama aborts when asked to tokenize)", gguf.Quote(model))
 		return
 	}
 	seen := make(map[string]int, len(toks))
 	for i, t := range toks {
 		if j, dup := seen[t]; dup {
-			c.add("tokenizer.ggml.tokens", "tokens %d and %d have the same text %s (GGML_ASSERT id_to_token.size() == token_to_id.size())", j, i, Quote(t))
+			c.add("tokenizer.ggml.tokens", "tokens %d and %d have the same text %s (GGML_ASSERT id_to_token.size() == token_to_id.size())", j, i, gguf.Quote(t))
 			break
 		}
 		seen[t] = i
@@ -279,7 +276,7 @@ func (c *checker) vocab() {
 	case "llama":
 		// SPM falls back to <0xXX> byte tokens (or the byte itself).
 		if n, first := missing(func(b byte) []string { return []string{fmt.Sprintf("<0x%02X>", b), string([]byte{b})} }); n > 0 {
-			c.add("tokenizer.ggml.tokens", "%d of the 256 byte-fallback tokens of an SPM (llama) vocabulary are missing, first %s: libllama throws std::out_of_range when a text needs one (is tokenizer.ggml.model right?)", n, Quote(first))
+			c.add("tokenizer.ggml.tokens", "%d of the 256 byte-fallback tokens of an SPM (llama) vocabulary are missing, first %s: libllama throws std::out_of_range when a text needs one (is tokenizer.ggml.model right?)", n, gguf.Quote(first))
 		}
 	}
 }
@@ -294,7 +291,7 @@ func (c *checker) tensors(r io.ReaderAt) {
 		f32Role := len(t.Shape) == 1 || strings.HasSuffix(t.Name, "ssm_conv1d.weight") ||
 			strings.HasSuffix(t.Name, ".ssm_a") || strings.HasSuffix(t.Name, ".ssm_d")
 		if f32Role && t.Type != gguf.TypeF32 && !t.Unsized {
-			c.add(Quote(t.Name), "is %s; norms, biases and the recurrent state's small tensors must be F32 (ggml's CPU kernels abort on others; llama-quantize keeps them F32)", t.Type)
+			c.add(gguf.Quote(t.Name), "is %s; norms, biases and the recurrent state's small tensors must be F32 (ggml's CPU kernels abort on others; llama-quantize keeps them F32)", t.Type)
 		}
 	}
 	if c.arch == "qwen35" || c.arch == "qwen35moe" || c.arch == "qwen3next" {
@@ -304,7 +301,7 @@ func (c *checker) tensors(r io.ReaderAt) {
 		for i := range min(n, maxLayers) {
 			p := fmt.Sprintf("blk.%d.", i)
 			if names[p+"ssm_conv1d.weight"] && !(names[p+"attn_qkv.weight"] && names[p+"attn_gate.weight"]) {
-				c.add(Quote(p+"attn_qkv.weight"), "layer %d is a DeltaNet layer without its attn_qkv/attn_gate projections (libllama would dereference a null tensor)", i)
+				c.add(gguf.Quote(p+"attn_qkv.weight"), "layer %d is a DeltaNet layer without its attn_qkv/attn_gate projections (libllama would dereference a null tensor)", i)
 				break
 			}
 		}
@@ -332,7 +329,7 @@ func (c *checker) tensors(r io.ReaderAt) {
 			continue
 		}
 		if i := slices.IndexFunc(vals, func(v float32) bool { return math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) }); i >= 0 {
-			c.add(Quote(t.Name), "element %d is %v: the model's output would be NaN", i, vals[i])
+			c.add(gguf.Quote(t.Name), "element %d is %v: the model's output would be NaN", i, vals[i])
 		}
 	}
 }

@@ -192,10 +192,11 @@ func TestNoFalseAlarms(t *testing.T) {
 	}
 }
 
-// Long names and values are quoted short.
+// Long names and values are quoted short (gguf.Quote, which the findings
+// use).
 func TestQuote(t *testing.T) {
 	long := strings.Repeat("x", 380_000)
-	if q := modelcheck.Quote(long); len(q) > 50 {
+	if q := gguf.Quote(long); len(q) > 50 {
 		t.Errorf("Quote of %d bytes gave %d", len(long), len(q))
 	}
 }
