@@ -21,6 +21,7 @@ const (
 	StatusCannotRollback Status = "cannot-rollback" // the target's memory cannot drop a tail and checkpoints were refused
 	StatusNeverDrafted   Status = "never-drafted"   // configured and running, but every draft was empty
 	StatusApplied        Status = "applied"         // drafted on at least one task
+	StatusNoiseFloor     Status = "noise-floor"     // the A/A cells: the baseline timed again
 )
 
 // Diagnosis explains, configuration by configuration, what speculation did.
@@ -155,6 +156,12 @@ func diagnoseConfig(s *Summary) *ConfigDiagnosis {
 		cd.Why = "not configured: the baseline drafts nothing by design"
 		say("%s: %s; %s, %s tokens/s", name, cd.Why, plural(s.Tasks, "task"), s.TPS.Format("%.1f"))
 		return cd
+	case s.AA:
+		cd.Status = StatusNoiseFloor
+		cd.Why = "the A/A comparison: the baseline run a second time in each block, so its \"speedup\" is pure noise"
+		say("%s: %s; it came out %s, and a speedup of one cell within %s of 1 is noise", name, cd.Why,
+			s.Speedup.FormatUnit("%.3f", "×"), floorPct(s.Noise))
+		return cd
 	case s.Drafted == 0 && len(s.Refusals) > 0:
 		cd.Status = StatusRefused
 		cd.Why = "refused: " + strings.Join(s.Refusals, "; ")
@@ -175,14 +182,18 @@ func diagnoseConfig(s *Summary) *ConfigDiagnosis {
 			// Two numbers, each named: the mixture over the measured draft
 			// lengths (empty drafts included), and the formula at the mean
 			// draft length alone.
-			theory = fmt.Sprintf(" (Leviathan et al.'s model predicts %s× over the measured draft lengths, empty drafts included, and %s× at α %s, mean γ %s, c %s alone)",
+			theory = fmt.Sprintf(" (Leviathan et al.'s model predicts %s× over the measured draft lengths, empty drafts included, and %s× at α %s, mean γ %s, c %s alone; with the measured verify cost %s, %s×)",
 				s.SpeedupModel.Format("%.2f"), s.SpeedupLeviathan.Format("%.2f"),
-				s.Alpha.Format("%.2f"), s.Gamma.Format("%.1f"), s.CostRatio.Format("%.3g"))
+				s.Alpha.Format("%.2f"), s.Gamma.Format("%.1f"), s.CostRatio.Format("%.3g"), s.VerifyCost.Format("%.2f×"), s.SpeedupMeasuredCost.Format("%.2f"))
 		}
-		say("%s: applied, drafted on %d of %s (%d of %d steps drafted); accepted %s of %d drafted tokens, mean acceptance length %s; speedup %s%s",
+		verdict := ""
+		if v := s.Noise.String(); v != "" {
+			verdict = ", " + v
+		}
+		say("%s: applied, drafted on %d of %s (%d of %d steps drafted); accepted %s of %d drafted tokens, mean acceptance length %s; speedup %s%s%s",
 			name, cd.TasksDrafted, plural(s.Tasks, "task"), s.DraftSteps, s.Steps,
 			pct(s.AcceptanceRate), s.Drafted, s.MeanAcceptLen.Format("%.2f"),
-			s.Speedup.FormatUnit("%.2f", "×"), theory)
+			s.Speedup.FormatUnit("%.2f", "×"), verdict, theory)
 		if len(s.Refusals) > 0 {
 			say("  refused in part: %s", strings.Join(s.Refusals, "; "))
 		}
@@ -426,6 +437,14 @@ func plural(n int, what string) string {
 		return "1 " + what
 	}
 	return fmt.Sprintf("%d %ss", n, what)
+}
+
+// floorPct is a noise floor as "±x%" ("an unknown factor" when missing).
+func floorPct(n Noise) string {
+	if !n.Floor.OK() {
+		return "an unknown factor"
+	}
+	return fmt.Sprintf("±%.1f%%", 100*(float64(n.Floor)-1))
 }
 
 func pct(n Num) string {

@@ -52,6 +52,10 @@ type StepStats struct {
 	DraftVerifyNs  int64 // time in the target's verify decode, steps with a non-empty draft
 	RollbackNs     int64
 	OverheadNs     int64
+	// PlainVerifyNs and DraftVerifyNs are the verify times of each step
+	// without and with a draft, for medians: one stalled step (a GPU that
+	// paused for seconds) moves a mean by orders of magnitude.
+	PlainVerify, DraftVerify []int64
 
 	// Pos[b] adds up the steps whose context position is in
 	// [b*PosBinWidth, (b+1)*PosBinWidth).
@@ -118,6 +122,8 @@ func (s *StepStats) add(o *StepStats) {
 	s.VerifyNs += o.VerifyNs
 	s.RollbackNs += o.RollbackNs
 	s.OverheadNs += o.OverheadNs
+	s.PlainVerify = append(s.PlainVerify, o.PlainVerify...)
+	s.DraftVerify = append(s.DraftVerify, o.DraftVerify...)
 	for k, row := range o.ByK {
 		for j, n := range row {
 			if n != 0 {
@@ -408,7 +414,9 @@ func (a *accum) scanSteps(path string, cellOf func([]byte) int32) error {
 			s.OverheadNs += a.ov[i]
 			if k == 0 {
 				empty[a.reason[i]]++
+				s.PlainVerify = append(s.PlainVerify, a.ver[i])
 			} else {
+				s.DraftVerify = append(s.DraftVerify, a.ver[i])
 				s.DraftSteps++
 				s.Drafted += int64(k)
 				s.Accepted += int64(j)

@@ -145,10 +145,12 @@ const (
 	ByTask   Dim = "task"
 	ByModel  Dim = "model"
 	ByRun    Dim = "run"
+	// ByCategory groups by the task's category (Spec-Bench's names).
+	ByCategory Dim = "category"
 )
 
 // Dims are the known dimensions.
-var Dims = []Dim{ByConfig, ByTask, ByModel, ByRun}
+var Dims = []Dim{ByConfig, ByTask, ByModel, ByRun, ByCategory}
 
 // ParseDims parses a comma list of dimensions ("config,task").
 func ParseDims(s string) ([]Dim, error) {
@@ -159,7 +161,7 @@ func ParseDims(s string) ([]Dim, error) {
 			continue
 		}
 		if !slices.Contains(Dims, d) {
-			return nil, fmt.Errorf("unknown grouping %q (known: config, task, model, run)", d)
+			return nil, fmt.Errorf("unknown grouping %q (known: config, task, model, run, category)", d)
 		}
 		if slices.Contains(out, d) {
 			return nil, fmt.Errorf("grouping %q given twice", d)
@@ -178,6 +180,8 @@ type Key struct {
 	Task   string `json:"task,omitempty"`
 	Model  string `json:"model,omitempty"`
 	Run    string `json:"run,omitempty"`
+	// Category is the task's category; "(none)" for tasks without one.
+	Category string `json:"category,omitempty"`
 }
 
 func keyOf(c *Cell, by []Dim) Key {
@@ -192,6 +196,11 @@ func keyOf(c *Cell, by []Dim) Key {
 			k.Model = c.Model
 		case ByRun:
 			k.Run = c.RunID
+		case ByCategory:
+			k.Category = c.Category
+			if k.Category == "" {
+				k.Category = "(none)"
+			}
 		}
 	}
 	return k
@@ -208,6 +217,8 @@ func (k Key) Get(d Dim) string {
 		return k.Model
 	case ByRun:
 		return k.Run
+	case ByCategory:
+		return k.Category
 	}
 	return ""
 }
@@ -216,6 +227,7 @@ func (k Key) Get(d Dim) string {
 type Summary struct {
 	Key
 	Baseline     bool     `json:"baseline"` // every cell is a baseline (drafts nothing by design)
+	AA           bool     `json:"aa"`       // every cell is an A/A cell (the baseline timed again: the noise floor)
 	Cells        int      `json:"cells"`
 	Tasks        int      `json:"tasks"`
 	Repeats      int      `json:"repeats"`
@@ -246,7 +258,17 @@ type Summary struct {
 
 	TPS         Interval `json:"tokens_per_second"`
 	BaselineTPS Interval `json:"baseline_tokens_per_second"`
-	Speedup     Interval `json:"speedup"` // tokens/s over the matching baseline's
+	Speedup     Interval `json:"speedup"` // tokens/s over the matching baseline's: geometric mean of the cells' ratios
+	// SpeedupSpecBench is Spec-Bench's speedup (evaluation/speed.py): the
+	// mean tokens/s over tasks ÷ the baselines' mean, per repeat, averaged
+	// over repeats; its interval is a bootstrap over tasks.
+	SpeedupSpecBench Interval `json:"speedup_spec_bench"`
+	// Noise says whether noise can explain Speedup (from the run's A/A
+	// cells).
+	Noise Noise `json:"noise"`
+	// ShortCells counts the cells too short to time (fewer than
+	// ShortCellTokens tokens or ShortCellS seconds).
+	ShortCells int `json:"short_cells"`
 
 	// Theory: Alpha is the per-token acceptance of Leviathan's model,
 	// estimated as accepted / (accepted + rejections) over the drafting steps
@@ -260,7 +282,12 @@ type Summary struct {
 	ExpectedTokens   Num `json:"expected_tokens_per_drafting_step"`
 	SpeedupLeviathan Num `json:"speedup_leviathan"` // Leviathan(Alpha, Gamma, CostRatio)
 	SpeedupModel     Num `json:"speedup_model"`     // MixtureSpeedup over the measured draft lengths, empty drafts included
-	BreakEvenAlpha   Num `json:"break_even_alpha"`  // at Gamma and CostRatio
+	BreakEvenAlpha   Num `json:"break_even_alpha"`  // Leviathan's (verify cost 1), at Gamma and CostRatio
+	// SpeedupMeasuredCost is Leviathan's model with the measured verify
+	// cost, over the measured share of drafting steps: tokens E(α, γ) in
+	// γc + VerifyCost plain steps on a drafting step, one token in one
+	// plain step otherwise.
+	SpeedupMeasuredCost Num `json:"speedup_measured_verify_cost"`
 	// VerifyCost is the verify time of a step with a draft over the
 	// verify time of a step of the matching baselines: Leviathan's model
 	// assumes 1 (verifying γ+1 tokens costs one plain decoding step, true
@@ -355,6 +382,7 @@ func (d *Data) CellSpeedups() map[*Cell]float64 {
 // spread between tasks, and never goes below 0.
 func Summarize(d *Data, by []Dim) []*Summary {
 	base := newBaselines(d.Cells)
+	noise := newNoiseModel(d)
 	groups := map[Key]*Summary{}
 	var order []*Summary
 	for _, c := range d.Cells {
@@ -368,7 +396,8 @@ func Summarize(d *Data, by []Dim) []*Summary {
 		g.cells = append(g.cells, c)
 	}
 	for _, g := range order {
-		g.compute(base)
+		m := g.compute(base)
+		g.Noise = noise.verdict(g, m)
 	}
 	// a value comes at its first execution (the experiment's order of
 	// tasks and configurations), ties by name
@@ -403,16 +432,25 @@ func Summarize(d *Data, by []Dim) []*Summary {
 	return order
 }
 
-func (g *Summary) compute(base *baselines) {
+// compute fills the group's metrics and returns how many of its cells have
+// a speedup.
+func (g *Summary) compute(base *baselines) int {
 	tasks := map[string]bool{}
+	pairs := map[int32][][2]float64{} // (tokens/s, baseline's) per repeat
+	speedups := 0
+	g.AA = len(g.cells) > 0
 	tps := map[int32][]float64{}
 	btps := map[int32][]float64{}
 	logSp := map[int32][]float64{}
-	var baseVerifyNs, baseSteps int64 // of the baselines of the cells that drafted
+	var baseVerify []int64 // step verify times of the baselines of the cells that drafted
 	for _, c := range g.cells {
 		g.Cells++
 		tasks[c.Task] = true
 		g.Baseline = g.Baseline && c.Baseline
+		g.AA = g.AA && c.AA
+		if isShort(c) {
+			g.ShortCells++
+		}
 		if c.Applied {
 			g.AppliedCells++
 		}
@@ -431,9 +469,10 @@ func (g *Summary) compute(base *baselines) {
 		if b := base.of(c); b != nil && c.GenTPS > 0 {
 			btps[c.Repeat] = append(btps[c.Repeat], b.GenTPS)
 			logSp[c.Repeat] = append(logSp[c.Repeat], math.Log(c.GenTPS/b.GenTPS))
+			pairs[c.Repeat] = append(pairs[c.Repeat], [2]float64{c.GenTPS, b.GenTPS})
+			speedups++
 			if c.S.DraftSteps > 0 {
-				baseVerifyNs += b.S.VerifyNs
-				baseSteps += b.S.Steps
+				baseVerify = append(baseVerify, b.S.PlainVerify...)
 			}
 		}
 	}
@@ -448,6 +487,7 @@ func (g *Summary) compute(base *baselines) {
 	g.TPS = PositiveCI(perRepeat(tps, mean))
 	g.BaselineTPS = PositiveCI(perRepeat(btps, mean))
 	g.Speedup = PositiveCI(perRepeat(logSp, func(v []float64) float64 { return math.Exp(mean(v)) }))
+	g.SpeedupSpecBench = specBench(pairs)
 
 	s := &g.S
 	g.Steps, g.DraftSteps, g.Drafted, g.Accepted = s.Steps, s.DraftSteps, s.Drafted, s.Accepted
@@ -466,7 +506,7 @@ func (g *Summary) compute(base *baselines) {
 		g.Empty = map[string]int64{}
 	}
 
-	plain := ratio(float64(baseVerifyNs), baseSteps) // a plain target step, ns
+	plain := medianNs(baseVerify) // a plain target step, ns
 	alpha := LeviathanAlpha(s.ByK)
 	gamma := ratio(float64(s.Drafted), s.DraftSteps)
 	c := CostRatio(s, plain)
@@ -474,8 +514,8 @@ func (g *Summary) compute(base *baselines) {
 	g.ExpectedTokens = Num(ExpectedTokens(alpha, gamma))
 	g.SpeedupLeviathan = Num(Leviathan(alpha, gamma, c))
 	g.BreakEvenAlpha = Num(BreakEvenAlpha(gamma, c))
-	if plain > 0 {
-		g.VerifyCost = Num(ratio(float64(s.DraftVerifyNs), s.DraftSteps) / plain)
+	if plain > 0 && len(s.DraftVerify) > 0 {
+		g.VerifyCost = Num(medianNs(s.DraftVerify) / plain)
 	} else {
 		g.VerifyCost = Num(math.NaN())
 	}
@@ -488,6 +528,11 @@ func (g *Summary) compute(base *baselines) {
 			hist[k] += n
 		}
 	}
+	if f := ratio(float64(s.DraftSteps), s.Steps); s.DraftSteps > 0 && g.VerifyCost.OK() {
+		g.SpeedupMeasuredCost = Num((f*ExpectedTokens(alpha, gamma) + 1 - f) / (f*(gamma*c+float64(g.VerifyCost)) + 1 - f))
+	} else {
+		g.SpeedupMeasuredCost = Num(math.NaN())
+	}
 	if s.Drafted > 0 {
 		g.SpeedupModel = Num(MixtureSpeedup(alpha, c, hist))
 	} else {
@@ -495,6 +540,20 @@ func (g *Summary) compute(base *baselines) {
 	}
 	g.PTargetAccepted, g.QDraftAccepted = Num(g.T.Accepted.MeanP()), Num(g.T.Accepted.MeanQ())
 	g.PTargetRejected, g.QDraftRejected = Num(g.T.Rejected.MeanP()), Num(g.T.Rejected.MeanQ())
+	return speedups
+}
+
+// medianNs is the median of times in ns (NaN for none).
+func medianNs(v []int64) float64 {
+	if len(v) == 0 {
+		return math.NaN()
+	}
+	s := slices.Clone(v)
+	slices.Sort(s)
+	if n := len(s); n%2 == 0 {
+		return (float64(s[n/2-1]) + float64(s[n/2])) / 2
+	}
+	return float64(s[len(s)/2])
 }
 
 func perRepeat(m map[int32][]float64, f func([]float64) float64) []float64 {
@@ -646,14 +705,15 @@ func LeviathanAlpha(byK [][]int64) float64 {
 // CostRatio estimates Leviathan's c, the cost of drafting one token in
 // units of a target step: the proposer's time per drafted token (over the
 // steps with a non-empty draft) divided by targetStepNs, the time of one
-// plain target decoding step. Summarize passes the verify time per step of
-// the matching baseline cells; when there are none, targetStepNs <= 0 and
-// the configuration's own verify time per step (every step) stands in.
+// plain target decoding step. Summarize passes the median verify time of a
+// step of the matching baseline cells (a median, so that one stalled step
+// does not blow it up); when there are none, targetStepNs <= 0 and the
+// configuration's own median verify time (every step) stands in.
 // NaN when nothing was drafted or no verify time was logged.
 func CostRatio(s *StepStats, targetStepNs float64) float64 {
 	perToken := ratio(float64(s.DraftProposeNs), s.Drafted)
 	if !(targetStepNs > 0) {
-		targetStepNs = ratio(float64(s.VerifyNs), s.Steps)
+		targetStepNs = medianNs(append(slices.Clone(s.PlainVerify), s.DraftVerify...))
 	}
 	if !(targetStepNs > 0) {
 		return math.NaN()

@@ -45,6 +45,7 @@ func distinct(d *Data, f func(*Cell) string) []string {
 
 // Output is what `speclab report --json` prints.
 type Output struct {
+	Schema    string     `json:"schema"` // terms.JSONSchema
 	Runs      []string   `json:"runs"`
 	By        []Dim      `json:"by"`
 	Groups    []*Summary `json:"groups"`
@@ -54,7 +55,7 @@ type Output struct {
 // WriteJSON writes the summaries grouped by by, and the diagnosis, as
 // indented JSON.
 func WriteJSON(w io.Writer, d *Data, by []Dim) error {
-	out := Output{Runs: d.Dirs, By: by, Groups: Summarize(d, by), Diagnosis: Diagnose(d)}
+	out := Output{Schema: terms.JSONSchema, Runs: d.Dirs, By: by, Groups: Summarize(d, by), Diagnosis: Diagnose(d)}
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(out)
@@ -73,6 +74,9 @@ func PrintTables(w io.Writer, d *Data, by []Dim) error {
 		if err := t.WriteText(w); err != nil {
 			return err
 		}
+	}
+	if msg := ShortWarning(d); msg != "" {
+		fmt.Fprintf(w, "\n%s\n", msg)
 	}
 	return nil
 }
@@ -94,6 +98,30 @@ func Report(dirs []string, outDir string, w io.Writer) (string, error) {
 		return "", nil
 	}
 	return WriteReport(d, outDir, Options{})
+}
+
+// ShortWarning names the cells too short to time, or returns "".
+func ShortWarning(d *Data) string {
+	var short []string
+	for _, c := range d.Cells {
+		if isShort(c) {
+			short = append(short, c.CellID)
+		}
+	}
+	if len(short) == 0 {
+		return ""
+	}
+	shown := short[:min(len(short), 5)]
+	more := ""
+	if len(short) > len(shown) {
+		more = fmt.Sprintf(" and %d more", len(short)-len(shown))
+	}
+	verb := "cells are"
+	if len(short) == 1 {
+		verb = "cell is"
+	}
+	return fmt.Sprintf("WARNING: %d %s too short to time (under %d tokens or %.1f s of generation): %s%s. Their speeds are dominated by clock and scheduling noise; raise n_predict_scale or the tasks' n_predict.",
+		len(short), verb, ShortCellTokens, ShortCellS, strings.Join(shown, ", "), more)
 }
 
 func dimHeader(by []Dim) []string {
@@ -122,21 +150,26 @@ func pct1(n Num) string {
 // SpeedTable is acceptance and speed, one row per group.
 func SpeedTable(groups []*Summary, by []Dim) *Table {
 	t := &Table{Title: "Acceptance and speed",
-		Header: append(dimHeader(by), "cells", "drafting", "steps", "drafted", "accepted", "accept", "τ", "rollback µs/step", "tok/s [95% CI]", "speedup [95% CI]"),
+		Header: append(dimHeader(by), "cells", "drafting", "steps", "drafted", "accepted", "accept", "τ", "rollback µs/step", "tok/s [95% CI]", "speedup [95% CI]", "noise", "Spec-Bench speedup [95% CI]"),
 		Note: "drafting: cells with at least one draft; τ = 1 + accepted/drafting steps (llama-server's mean len, vLLM's mean acceptance length); " +
-			"rollback: undoing rejected drafts per verify step (KV tail removal, or checkpoint save, restore and replay); speedup over the baseline of the same model, task and repeat; geometric means over repeats, 95% intervals on the log scale (never below 0)"}
+			"rollback: undoing rejected drafts per verify step (KV tail removal, or checkpoint save, restore and replay); speedup: tokens/s over the baseline's of the same model, task and repeat, " +
+			"geometric mean over tasks, then over repeats, 95% interval on the log scale (never below 0); noise: whether noise can explain that speedup, from the run's A/A cells (the baseline timed twice per block; " +
+			"floor: the factor noise reaches on a mean of this many cells) or, without them, whether the interval holds 1; Spec-Bench speedup: mean tokens/s over tasks ÷ the baselines' (Spec-Bench's evaluation/speed.py), mean over repeats, percentile bootstrap interval over tasks"}
 	for _, s := range groups {
 		r := keyCells(s, by)
 		drafting := fmt.Sprintf("%d/%d", s.DraftedCells, s.Cells)
 		if s.Baseline {
 			drafting = "baseline"
 		}
-		sp := s.Speedup.FormatUnit("%.2f", "×")
-		if !s.Baseline && s.DraftedCells == 0 && s.Speedup.Mean.OK() {
-			sp += " noise: nothing drafted" // the baseline's work, timed twice
+		if s.AA {
+			drafting = "A/A"
+		}
+		sp, sb := s.Speedup.FormatUnit("%.2f", "×"), s.SpeedupSpecBench.FormatUnit("%.2f", "×")
+		if s.Baseline {
+			sp, sb = "", ""
 		}
 		r = append(r, strconv.Itoa(s.Cells), drafting, strconv.FormatInt(s.Steps, 10), strconv.FormatInt(s.Drafted, 10),
-			strconv.FormatInt(s.Accepted, 10), pct1(s.AcceptanceRate), s.MeanAcceptLen.Format("%.2f"), s.RollbackUs.Format("%.1f"), s.TPS.Format("%.1f"), sp)
+			strconv.FormatInt(s.Accepted, 10), pct1(s.AcceptanceRate), s.MeanAcceptLen.Format("%.2f"), s.RollbackUs.Format("%.1f"), s.TPS.Format("%.1f"), sp, s.Noise.String(), sb)
 		t.Rows = append(t.Rows, r)
 	}
 	return t
@@ -146,11 +179,12 @@ func SpeedTable(groups []*Summary, by []Dim) *Table {
 // speedup, one row per group that drafted.
 func TheoryTable(groups []*Summary, by []Dim) *Table {
 	t := &Table{Title: "Theory (Leviathan et al. 2023) against measurement",
-		Header: append(dimHeader(by), "α per token", "γ", "c", "tokens/step pred", "tokens/step meas", "S Leviathan", "S with empty drafts", "S measured", "break-even α", "verify cost"),
+		Header: append(dimHeader(by), "α per token", "γ", "c", "tokens/step pred", "tokens/step meas", "S Leviathan", "S with empty drafts", "S with verify cost", "S measured", "break-even α (Leviathan)", "verify cost"),
 		Note: "α = accepted / (accepted + rejections) over drafting steps; γ = mean draft length of drafting steps; " +
 			"c = proposer time per drafted token / a plain target step (the baseline's verify time per step); S with empty drafts applies the model to the measured " +
-			"draft lengths, empty drafts included; break-even α at this γ and c; verify cost = verify time of a step with a draft " +
-			"/ a baseline step's (the model assumes 1)"}
+			"draft lengths, empty drafts included; S with verify cost: the same over the share of drafting steps with the measured verify cost instead of 1; " +
+			"break-even α of Leviathan's formula (verify cost 1) at this γ and c; verify cost = median verify time of a step with a draft " +
+			"/ a baseline step's median (the model assumes 1); speclab bench predicts from measured times of every part of the loop"}
 	for _, s := range groups {
 		if s.Baseline || s.Drafted == 0 {
 			continue
@@ -158,7 +192,7 @@ func TheoryTable(groups []*Summary, by []Dim) *Table {
 		meas := Num(1 + ratio(float64(s.Accepted), s.DraftSteps))
 		r := append(keyCells(s, by), s.Alpha.Format("%.3f"), s.Gamma.Format("%.2f"), s.CostRatio.Format("%.3g"),
 			s.ExpectedTokens.Format("%.2f"), meas.Format("%.2f"), s.SpeedupLeviathan.Format("%.2f"),
-			s.SpeedupModel.Format("%.2f"), s.Speedup.Mean.Format("%.2f"), s.BreakEvenAlpha.Format("%.3f"), s.VerifyCost.Format("%.2f×"))
+			s.SpeedupModel.Format("%.2f"), s.SpeedupMeasuredCost.Format("%.2f"), s.Speedup.Mean.Format("%.2f"), s.BreakEvenAlpha.Format("%.3f"), s.VerifyCost.Format("%.2f×"))
 		t.Rows = append(t.Rows, r)
 	}
 	return t
@@ -354,7 +388,14 @@ func WriteReport(d *Data, dir string, opt Options) (string, error) {
 	add(heading{1, "speclab report"}, para(describe(d)))
 	add(heading{2, "Summary"}, SpeedTable(groups, by))
 	add(heading{2, "Diagnosis"}, preText(diag.Text()))
+	if w := ShortWarning(d); w != "" {
+		add(para(w))
+	}
 	add(heading{2, "By configuration and task"}, SpeedTable(byCT, ctBy))
+	if len(distinct(d, func(c *Cell) string { return c.Category })) > 0 {
+		ccBy := []Dim{ByConfig, ByCategory}
+		add(heading{2, "By configuration and category"}, SpeedTable(Summarize(d, ccBy), ccBy))
+	}
 	add(heading{2, "Theory against measurement"}, para(theoryText), TheoryTable(groups, by), TheoryTable(byCT, ctBy))
 	if t := EmptyTable(groups, by); len(t.Rows) > 0 {
 		add(heading{2, "Empty drafts"}, t, EmptyTable(byCT, ctBy))

@@ -95,7 +95,7 @@ func TestTables(t *testing.T) {
 		}
 	}
 	// τ = 1 + 9 accepted / 4 drafting steps (llama-server's mean len); 1 + 9/6 = 2.50 over all steps
-	want := []string{"spec", "t1", "3", "1/3", "6", "13", "9", "69.2%", "3.25", "0.0", "14.8 [8.9, 24.5]", "1.48× [0.89, 2.45]"} // geometric means, log-scale intervals
+	want := []string{"spec", "t1", "3", "1/3", "6", "13", "9", "69.2%", "3.25", "0.0", "14.8 [8.9, 24.5]", "1.48× [0.89, 2.45]", "noise", "1.50× [1.20, 1.80]"} // geometric means, log-scale intervals; Spec-Bench: arithmetic, bootstrap
 	if strings.Join(row, "|") != strings.Join(want, "|") {
 		t.Errorf("spec/t1 row %q, want %q", row, want)
 	}

@@ -116,3 +116,125 @@ func ratio(a float64, b int64) float64 {
 	}
 	return a / float64(b)
 }
+
+// Costs are what the parts of the loop cost on a machine, in ms, as
+// speclab bench measures them by running the loop (medians over steps, so
+// that a stalled step does not move them).
+type Costs struct {
+	// PlainMs is a step of plain decoding: one token, with sampling and
+	// the loop's own work.
+	PlainMs float64 `json:"plain_ms"`
+	// VerifyMs[i] is the time to decode a batch of VerifyBatch[i] tokens
+	// with logits for all (the verify of a draft of VerifyBatch[i]−1).
+	VerifyBatch []int     `json:"verify_batch"`
+	VerifyMs    []float64 `json:"verify_ms"`
+	// DraftFixedMs + DraftPerTokenMs·k is a draft model's proposer on a
+	// step that drafts k tokens, as the loop spends it: catching up with
+	// the accepted tokens, one decode and one sample per drafted token,
+	// synchronisation (0 without a draft model).
+	DraftFixedMs    float64 `json:"draft_fixed_ms"`
+	DraftPerTokenMs float64 `json:"draft_per_token_ms"`
+	// DraftEvictMs is what the target's verify takes more when a draft
+	// model ran before it (its weights and activations took the caches).
+	DraftEvictMs float64 `json:"draft_evict_ms"`
+	// NgramMs is an n-gram proposer's time per step.
+	NgramMs float64 `json:"ngram_ms"`
+	// CheckFixedMs + CheckPerTokenMs·k is the rest of a drafting step of k
+	// tokens: sampling the k+1 rows, checking the draft, the events.
+	CheckFixedMs    float64 `json:"check_fixed_ms"`
+	CheckPerTokenMs float64 `json:"check_per_token_ms"`
+	// RollbackMs undoes a rejected draft: dropping the KV tail, or, with
+	// Replay, saving a checkpoint before the verify and restoring it (a
+	// target that cannot drop a tail), after which the accepted tokens are
+	// decoded again.
+	RollbackMs float64 `json:"rollback_ms"`
+	Replay     bool    `json:"replay"`
+}
+
+// VerifyAt is the verify time of a batch of b tokens: linear between the
+// measured sizes, and beyond the largest along the last two.
+func (c Costs) VerifyAt(b float64) float64 {
+	v, n := c.VerifyMs, c.VerifyBatch
+	switch {
+	case len(v) == 0 || len(v) != len(n):
+		return math.NaN()
+	case len(v) == 1 || b <= float64(n[0]):
+		return v[0]
+	}
+	i := len(n) - 2
+	for k := 1; k < len(n); k++ {
+		if b <= float64(n[k]) {
+			i = k - 1
+			break
+		}
+	}
+	return v[i] + (b-float64(n[i]))*(v[i+1]-v[i])/float64(n[i+1]-n[i])
+}
+
+// Predict is the speedup over plain decoding of a configuration whose
+// steps drafted k tokens steps[k] times (steps[0]: empty drafts), each
+// draft accepted token by token with Leviathan's α until the first
+// rejection, the proposer being a draft model (model) or an n-gram method.
+// A step that drafts k tokens emits E(α, k) tokens in
+//
+//	propose(k) + verify(k+1) + check(k) + P(reject)·(rollback + replay)
+//
+// where P(reject) = 1 − α^k and the replay (targets that cannot drop a
+// tail) decodes the accepted tokens again; an empty draft emits one token
+// in about a plain step. Unlike Leviathan's formula every term is a
+// measured time, the verify cost included.
+func (c Costs) Predict(alpha float64, steps []int64, model bool) float64 {
+	if !(c.PlainMs > 0) || math.IsNaN(alpha) {
+		return math.NaN()
+	}
+	var tokens, time float64
+	for k, n := range steps {
+		if n == 0 {
+			continue
+		}
+		w := float64(n)
+		if k == 0 {
+			tokens += w
+			time += w * (c.PlainMs + c.NgramMs*b2f(!model))
+			continue
+		}
+		kf := float64(k)
+		propose := c.NgramMs
+		if model {
+			propose = c.DraftFixedMs + kf*c.DraftPerTokenMs + c.DraftEvictMs
+		}
+		reject := 1 - math.Pow(alpha, kf)
+		undo := c.RollbackMs
+		if c.Replay {
+			undo += c.VerifyAt(expectedAcceptedGivenReject(alpha, k) + 1)
+		}
+		tokens += w * ExpectedTokens(alpha, kf)
+		time += w * (propose + c.VerifyAt(kf+1) + c.CheckFixedMs + kf*c.CheckPerTokenMs + reject*undo)
+	}
+	if time == 0 {
+		return math.NaN()
+	}
+	return tokens * c.PlainMs / time
+}
+
+// expectedAcceptedGivenReject is E[j | j < k] when each of k tokens is
+// accepted with α until the first rejection: P(j) ∝ α^j (1 − α).
+func expectedAcceptedGivenReject(alpha float64, k int) float64 {
+	var num, den float64
+	for j := 0; j < k; j++ {
+		p := math.Pow(alpha, float64(j)) * (1 - alpha)
+		num += float64(j) * p
+		den += p
+	}
+	if den == 0 {
+		return 0
+	}
+	return num / den
+}
+
+func b2f(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -50,6 +51,60 @@ type Experiment struct {
 	Sampling      Sampling        `yaml:"sampling" json:"sampling"`
 	Context       Context         `yaml:"context" json:"context"`
 	Configs       []Configuration `yaml:"configs" json:"configs"`
+	// Order is the order of the configurations within each block (one
+	// task and repeat): "random" (the default: shuffled with OrderSeed,
+	// so that clock drift and warm caches favour no configuration),
+	// "abba" (as listed on odd repeats, reversed on even ones) or "fixed"
+	// (as listed). Every cell's place is logged (runs.exec_order).
+	Order string `yaml:"order,omitempty" json:"order,omitempty"`
+	// OrderSeed seeds the random order (nil: Seed).
+	OrderSeed *uint64 `yaml:"order_seed,omitempty" json:"order_seed,omitempty"`
+	// NoiseFloor runs the baseline a second time in every block (an A/A
+	// cell, logged with aa=true), so that the report can say whether noise
+	// explains a speedup. nil: on when the experiment has a baseline.
+	NoiseFloor *bool `yaml:"noise_floor,omitempty" json:"noise_floor,omitempty"`
+}
+
+// The orders of the configurations within a block.
+const (
+	OrderRandom = "random"
+	OrderABBA   = "abba"
+	OrderFixed  = "fixed"
+)
+
+// CellOrder is the order in effect ("" reads as random).
+func (e *Experiment) CellOrder() string {
+	if e.Order == "" {
+		return OrderRandom
+	}
+	return e.Order
+}
+
+// CellOrderSeed is the seed of the random order.
+func (e *Experiment) CellOrderSeed() uint64 {
+	if e.OrderSeed != nil {
+		return *e.OrderSeed
+	}
+	return e.Seed
+}
+
+// baselineConfig is the first configuration that drafts nothing (nil:
+// none).
+func (e *Experiment) baselineConfig() *Configuration {
+	for i, c := range e.Configs {
+		if b, err := c.Build(e.Sampling.Params(), e.Seed); err == nil && len(b.Types) == 0 && c.Draft == "" && c.PromptPrefix == "" {
+			return &e.Configs[i]
+		}
+	}
+	return nil
+}
+
+// HasNoiseFloor reports whether every block gets an A/A cell.
+func (e *Experiment) HasNoiseFloor() bool {
+	if e.baselineConfig() == nil || e.Server != "" {
+		return false
+	}
+	return e.NoiseFloor == nil || *e.NoiseFloor
 }
 
 // Sampling are the generation's sampling settings.
@@ -109,7 +164,14 @@ type Configuration struct {
 	// counterfactual: longer prompts give the n-gram methods history from
 	// the start).
 	PromptPrefix string `yaml:"prompt_prefix,omitempty" json:"prompt_prefix,omitempty"`
+	// AA marks the A/A cell's configuration: the baseline again, compared
+	// with the baseline like any other configuration (see
+	// Experiment.NoiseFloor). It is made by Cells, never read from a file.
+	AA bool `yaml:"-" json:"aa,omitempty"`
 }
+
+// AASuffix ends the name of the A/A configuration ("baseline~aa").
+const AASuffix = "~aa"
 
 // SeedPolicy is the dynamic draft policy of the seed study.
 const SeedPolicy = "0:n4,p0.25;49152:n4,p0.0"
@@ -220,6 +282,11 @@ func (e *Experiment) Normalise() error {
 		e.Context.FlashAttn = "auto"
 	}
 	var errs []error
+	switch e.Order {
+	case "", OrderRandom, OrderABBA, OrderFixed:
+	default:
+		errs = append(errs, fmt.Errorf("order: %q: want random, abba or fixed", short(e.Order)))
+	}
 	switch {
 	case e.Configs == nil:
 		e.Configs = SeedConfigs()
@@ -274,6 +341,8 @@ func (e *Experiment) Normalise() error {
 		where := fmt.Sprintf("configs[%d] (%s)", i, c.Name)
 		if c.Name == "" {
 			errs = append(errs, fmt.Errorf("configs[%d]: no name", i))
+		} else if strings.HasSuffix(c.Name, AASuffix) || strings.Contains(c.Name, "/") {
+			errs = append(errs, fmt.Errorf("%s: a name may not contain / nor end in %s (the A/A cell's)", where, AASuffix))
 		} else if names[c.Name] {
 			errs = append(errs, fmt.Errorf("%s: name used twice", where))
 		}
@@ -392,11 +461,16 @@ func (e *Experiment) Hash() string {
 
 // Cell is one (models, task, configuration, repeat).
 type Cell struct {
-	Index  int // in the experiment's deterministic order
-	Models Models
-	Task   Task
-	Config Configuration
-	Repeat int
+	Index int // in the experiment's order of execution
+	// Block numbers the (model pair, task, repeat) the cell belongs to:
+	// a baseline and the configurations compared with it share a block,
+	// and a shard takes whole blocks. Slot is the cell's place in its
+	// block's order (0 first).
+	Block, Slot int
+	Models      Models
+	Task        Task
+	Config      Configuration
+	Repeat      int
 	// label names the models in the ID when the experiment has several
 	// pairs; "" when it has one (the ID of a one-model experiment does not
 	// change).
@@ -441,8 +515,11 @@ func (m Models) label() string {
 	return name(m.Target) + "+" + name(m.Draft)
 }
 
-// Cells lists the experiment's cells in a fixed order: by model pair, then
-// task, then repeat, then configuration (the baseline first).
+// Cells lists the experiment's cells in their order of execution: by
+// model pair (configurations with a draft of their own after the others,
+// so that each pair of models is loaded once), then task, then repeat;
+// within each block of one task and repeat, the configurations (and the
+// A/A cell) in the experiment's Order.
 func (e *Experiment) Cells(b Battery) ([]Cell, error) {
 	tasks := b.Tasks
 	if len(e.Tasks) > 0 {
@@ -460,45 +537,67 @@ func (e *Experiment) Cells(b Battery) ([]Cell, error) {
 			}
 		}
 	}
+	configs := e.Configs
+	if e.HasNoiseFloor() {
+		aa := *e.baselineConfig()
+		aa.Name += AASuffix
+		aa.AA = true
+		configs = append(slices.Clone(configs), aa)
+	}
+	// Configurations with a draft of their own run after the others,
+	// grouped by that draft.
+	var groups [][]Configuration
+	var drafts []string
+	for _, c := range configs {
+		i := slices.Index(drafts, c.Draft)
+		if i < 0 {
+			drafts = append(drafts, c.Draft)
+			groups = append(groups, nil)
+			i = len(groups) - 1
+		}
+		groups[i] = append(groups[i], c)
+	}
 	pairs := e.ModelPairs()
 	var cells []Cell
-	for _, m := range pairs {
+	for p, m := range pairs {
 		label := ""
 		if len(pairs) > 1 {
 			label = m.label()
 		}
-		// Configurations with a draft of their own run after the others,
-		// grouped by that draft, so that each pair of models is loaded
-		// once.
-		var groups [][]Configuration
-		var drafts []string
-		for _, c := range e.Configs {
-			i := slices.Index(drafts, c.Draft)
-			if i < 0 {
-				drafts = append(drafts, c.Draft)
-				groups = append(groups, nil)
-				i = len(groups) - 1
-			}
-			groups[i] = append(groups[i], c)
-		}
-		for g, configs := range groups {
+		for g, group := range groups {
 			mm := m
 			if drafts[g] != "" {
 				mm.Draft = drafts[g]
 			}
-			for _, t := range tasks {
+			for ti, t := range tasks {
 				if e.NPredictScale != nil {
 					t.NPredict = max(1, int(float64(t.NPredict)**e.NPredictScale+0.5))
 				}
 				for r := 1; r <= e.Repeats; r++ {
-					for _, c := range configs {
-						cells = append(cells, Cell{Index: len(cells), Models: mm, Task: t, Config: c, Repeat: r, label: label})
+					block := (p*len(tasks)+ti)*e.Repeats + r - 1
+					for slot, c := range e.order(group, block, r) {
+						cells = append(cells, Cell{Index: len(cells), Block: block, Slot: slot, Models: mm, Task: t, Config: c, Repeat: r, label: label})
 					}
 				}
 			}
 		}
 	}
 	return cells, nil
+}
+
+// order returns the block's configurations in the experiment's order.
+func (e *Experiment) order(configs []Configuration, block, repeat int) []Configuration {
+	out := slices.Clone(configs)
+	switch e.CellOrder() {
+	case OrderABBA:
+		if repeat%2 == 0 {
+			slices.Reverse(out)
+		}
+	case OrderRandom:
+		rng := rand.New(rand.NewPCG(e.CellOrderSeed(), uint64(block)))
+		rng.Shuffle(len(out), func(i, j int) { out[i], out[j] = out[j], out[i] })
+	}
+	return out
 }
 
 // Shard is a deterministic subset of cells: K of N (1-based).
@@ -532,8 +631,10 @@ func short(s string) string {
 	return s
 }
 
-// Has reports whether the cell belongs to the shard (round robin, so that
-// every shard gets a mix of tasks and configurations).
-func (s Shard) Has(c Cell) bool { return c.Index%s.N == s.K-1 }
+// Has reports whether the cell belongs to the shard: whole blocks, round
+// robin, so that every configuration runs beside the baseline it is
+// compared with (on the same host, minutes apart) and every shard gets a
+// mix of tasks.
+func (s Shard) Has(c Cell) bool { return c.Block%s.N == s.K-1 }
 
 func (s Shard) String() string { return fmt.Sprintf("%dof%d", s.K, s.N) }

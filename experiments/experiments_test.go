@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -66,7 +67,7 @@ func TestShardsCoverEveryCellOnce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(cells) != 9*5*3 {
+	if len(cells) != 9*6*3 { // five configurations and the A/A cell
 		t.Fatalf("%d cells", len(cells))
 	}
 	for _, n := range []int{1, 2, 7, 8, 200} {
@@ -88,6 +89,19 @@ func TestShardsCoverEveryCellOnce(t *testing.T) {
 		for id, k := range seen {
 			if k != 1 {
 				t.Fatalf("N=%d: cell %s in %d shards", n, id, k)
+			}
+		}
+	}
+	// A shard takes whole blocks: every configuration beside its baseline.
+	for _, n := range []int{2, 7} {
+		for k := 1; k <= n; k++ {
+			sh := experiments.Shard{K: k, N: n}
+			for _, c := range cells {
+				for _, o := range cells {
+					if o.Block == c.Block && sh.Has(o) != sh.Has(c) {
+						t.Fatalf("N=%d: %s and %s share block %d but not shard %d", n, c.ID(), o.ID(), c.Block, k)
+					}
+				}
 			}
 		}
 	}
@@ -123,14 +137,14 @@ func TestRunRecordsWhy(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if sum.Done != 45 || sum.Cells != 45 {
+	if sum.Done != 54 || sum.Cells != 54 {
 		t.Fatalf("summary %+v", sum)
 	}
 	rows, err := runlog.ReadRuns([]string{dir})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(rows) != 45 {
+	if len(rows) != 54 {
 		t.Fatalf("%d runs rows", len(rows))
 	}
 	for _, row := range rows {
@@ -191,7 +205,7 @@ func TestInterruptAndResume(t *testing.T) {
 	if !errors.Is(err, experiments.ErrInterrupted) {
 		t.Fatalf("interrupted run: %v", err)
 	}
-	if sum.Done == 0 || sum.Done >= 45 {
+	if sum.Done == 0 || sum.Done >= 54 {
 		t.Fatalf("done %d before the interrupt", sum.Done)
 	}
 	r2 := &experiments.Runner{Exp: exp, Dir: dir, Lib: lib, Resume: true}
@@ -199,10 +213,10 @@ func TestInterruptAndResume(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if sum2.Skipped != sum.Done || sum2.Done+sum2.Skipped != 45 {
+	if sum2.Skipped != sum.Done || sum2.Done+sum2.Skipped != 54 {
 		t.Fatalf("resume: %+v after %+v", sum2, sum)
 	}
-	checkRunFolder(t, dir, 45)
+	checkRunFolder(t, dir, 54)
 }
 
 // checkRunFolder: every cell exactly once, no temporary files left visible,
@@ -314,7 +328,7 @@ func TestKillAndResume(t *testing.T) {
 	if !strings.Contains(string(out), "already done") {
 		t.Errorf("resume output:\n%s", out)
 	}
-	checkRunFolder(t, dir, 9*5*2)
+	checkRunFolder(t, dir, 9*6*2) // five configurations and the A/A cell
 	t.Logf("%d cells survived the kill", len(before))
 	tmp, _ := filepath.Glob(filepath.Join(dir, "*", ".*.tmp"))
 	t.Logf("%d temporary parts left by the killed process (ignored by readers)", len(tmp))
@@ -347,10 +361,12 @@ func TestModelLists(t *testing.T) {
 		got[row.CellID] = row.TargetPath + " " + row.DraftPath
 	}
 	want := map[string]string{
-		"target+draft/haiku/baseline/r1": set.Target + " ",
-		"target+draft/haiku/draft/r1":    set.Target + " " + set.Draft,
-		"draft+draft/haiku/baseline/r1":  set.Draft + " ",
-		"draft+draft/haiku/draft/r1":     set.Draft + " " + set.Draft,
+		"target+draft/haiku/baseline/r1":    set.Target + " ",
+		"target+draft/haiku/draft/r1":       set.Target + " " + set.Draft,
+		"draft+draft/haiku/baseline/r1":     set.Draft + " ",
+		"draft+draft/haiku/draft/r1":        set.Draft + " " + set.Draft,
+		"target+draft/haiku/baseline~aa/r1": set.Target + " ",
+		"draft+draft/haiku/baseline~aa/r1":  set.Draft + " ",
 	}
 	if len(got) != len(want) {
 		t.Fatalf("cells %v, want %v", got, want)
@@ -360,7 +376,76 @@ func TestModelLists(t *testing.T) {
 			t.Errorf("%s: models %q, want %q", id, got[id], w)
 		}
 	}
-	if len(loads) != 4 || loads[0] != loads[1] || loads[2] != loads[3] || loads[1] == loads[2] {
+	if len(loads) != 6 || loads[0] != loads[2] || loads[3] != loads[5] || loads[2] == loads[3] {
 		t.Errorf("cells ran in the order %v: want each pair's cells together", loads)
+	}
+}
+
+// blockOrders returns the configuration names of each block, in order.
+func blockOrders(t *testing.T, yaml string) [][]string {
+	t.Helper()
+	e, err := experiments.Parse([]byte(yaml))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cells, err := e.Cells(experiments.SeedBattery)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out [][]string
+	for _, c := range cells {
+		for len(out) <= c.Block {
+			out = append(out, nil)
+		}
+		if c.Slot != len(out[c.Block]) {
+			t.Fatalf("%s: slot %d, want %d", c.ID(), c.Slot, len(out[c.Block]))
+		}
+		out[c.Block] = append(out[c.Block], c.Config.Name)
+	}
+	return out
+}
+
+func TestCellOrder(t *testing.T) {
+	const base = "target: t.gguf\ndraft: d.gguf\nrepeats: 4\n"
+	listed := []string{"baseline", "ngram-simple", "ngram-map-k4v", "draft-simple", "draft-simple+dd-policy", "baseline~aa"}
+	fixed := blockOrders(t, base+"order: fixed\n")
+	for b, names := range fixed {
+		if !slices.Equal(names, listed) {
+			t.Fatalf("fixed, block %d: %v", b, names)
+		}
+	}
+	abba := blockOrders(t, base+"order: abba\n")
+	for b, names := range abba {
+		want := slices.Clone(listed)
+		if b%4%2 == 1 { // the second and fourth repeats of a task
+			slices.Reverse(want)
+		}
+		if !slices.Equal(names, want) {
+			t.Fatalf("abba, block %d: %v, want %v", b, names, want)
+		}
+	}
+	random := blockOrders(t, base) // the default
+	first := map[string]int{}
+	for b, names := range random {
+		sorted := slices.Sorted(slices.Values(names))
+		if !slices.Equal(sorted, slices.Sorted(slices.Values(listed))) {
+			t.Fatalf("random, block %d: %v is not a permutation", b, names)
+		}
+		first[names[0]]++
+	}
+	if first["baseline"] == len(random) || len(first) < 3 {
+		t.Fatalf("random: the configurations that ran first in the %d blocks: %v", len(random), first)
+	}
+	if again := blockOrders(t, base); !slices.EqualFunc(again, random, slices.Equal) {
+		t.Fatal("random: the same seed gave another order")
+	}
+	if other := blockOrders(t, base+"order_seed: 7\n"); slices.EqualFunc(other, random, slices.Equal) {
+		t.Fatal("random: order_seed 7 gave the order of seed 0")
+	}
+	if noAA := blockOrders(t, base+"noise_floor: false\n"); len(noAA[0]) != 5 {
+		t.Fatalf("noise_floor false: %v", noAA[0])
+	}
+	if _, err := experiments.Parse([]byte(base + "order: sorted\n")); err == nil || !strings.Contains(err.Error(), "order") {
+		t.Fatalf("order sorted: %v", err)
 	}
 }

@@ -182,6 +182,7 @@ func (r *Runner) Run(ctx context.Context) (*Summary, error) {
 			break
 		}
 		row.Speclab = r.Version
+		r.design(&row, c)
 		if err := w.EndCell(row); err != nil {
 			runErr = err
 			break
@@ -218,6 +219,16 @@ func (r *Runner) unmake(created bool) {
 		os.Remove(filepath.Join(r.Dir, sub)) // only if empty
 	}
 	os.Remove(r.Dir) // only if empty
+}
+
+// design logs the cell's place in the run's design.
+func (r *Runner) design(row *runlog.RunRow, c Cell) {
+	if c.Config.AA {
+		row.Baseline, row.AA = false, true
+	}
+	row.Category = c.Task.Category
+	row.Block, row.ExecOrder = int32(c.Block), int32(c.Slot)
+	row.Order, row.OrderSeed = r.Exp.CellOrder(), int64(r.Exp.CellOrderSeed())
 }
 
 func (r *Runner) progress(n, total int, c Cell, row runlog.RunRow) {

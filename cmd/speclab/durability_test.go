@@ -17,7 +17,7 @@ import (
 )
 
 // The durability tests run `speclab reproduce` on the shipped models with
-// a small token cap (45 cells, about 4 s) and interrupt it for real.
+// a small token cap (54 cells: 9 tasks × 5 configurations and the A/A cell, about 5 s) and interrupt it for real.
 
 func reproduceArgs(t *testing.T, out string) []string {
 	lib := testenv.Lib(t)
@@ -61,8 +61,8 @@ func TestKillAndResume(t *testing.T) {
 		t.Fatalf("uninterrupted run: exit %d\n%s\n%s", code, out, errs)
 	}
 	want := cellsOf(t, ref)
-	if len(want) != 45 {
-		t.Fatalf("uninterrupted run: %d cells, want 45", len(want))
+	if len(want) != 54 {
+		t.Fatalf("uninterrupted run: %d cells, want 54", len(want))
 	}
 	tests := []struct {
 		sig   syscall.Signal
@@ -168,8 +168,8 @@ func TestTwoWriters(t *testing.T) {
 	if err := cmd.Wait(); err != nil {
 		t.Fatalf("the first writer failed: %v\n%s", err, log.String())
 	}
-	if n := len(cellsOf(t, dir)); n != 45 {
-		t.Errorf("%d cells, want 45 (each once)", n)
+	if n := len(cellsOf(t, dir)); n != 54 {
+		t.Errorf("%d cells, want 54 (each once)", n)
 	}
 }
 
@@ -218,7 +218,7 @@ func TestFullDisk(t *testing.T) {
 		t.Errorf("a report was printed after an I/O failure:\n%s", out)
 	}
 	cells := cellsOf(t, dir) // Verify: no runs row without its data
-	if len(cells) >= 45 {
+	if len(cells) >= 54 {
 		t.Fatalf("all cells fit: the disk was not full")
 	}
 	names := slices.Sorted(func(yield func(string) bool) {

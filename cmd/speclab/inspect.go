@@ -15,6 +15,7 @@ import (
 
 // inspectReport is what `speclab inspect` finds; --json prints it as is.
 type inspectReport struct {
+	Schema   string            `json:"schema"`
 	Path     string            `json:"path"`
 	Bytes    int64             `json:"file_bytes"`
 	Summary  gguf.Summary      `json:"gguf"`
@@ -70,7 +71,7 @@ Examples:
 			if err != nil {
 				return fmt.Errorf("inspect: %w", err)
 			}
-			r := inspectReport{Path: path, Bytes: f.FileSize, Summary: f.Summarize()}
+			r := inspectReport{Schema: SchemaVersion, Path: path, Bytes: f.FileSize, Summary: f.Summarize()}
 			r.Notes = append(r.Notes, f.Warnings...)
 			if len(f.ForeignTypes) > 0 {
 				var names []string

@@ -21,6 +21,8 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/speclab/speclab/terms"
+
 	"context"
 	"github.com/speclab/speclab/engine"
 	"github.com/speclab/speclab/engine/llamalib"
@@ -263,3 +265,6 @@ func interruptible() (context.Context, context.CancelFunc) {
 	}()
 	return ctx, stop
 }
+
+// SchemaVersion is the "schema" of every --json output (terms.JSONSchema).
+const SchemaVersion = terms.JSONSchema

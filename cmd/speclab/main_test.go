@@ -377,7 +377,7 @@ func TestReproduceDiagnosis(t *testing.T) {
 	}
 	code, _, stderr = speclab(t, "--llama-lib", lib.Location.Lib, "reproduce", "--target", set.Target,
 		"--draft", set.OtherVocab, "--n-predict-scale", "0.1", "--out", out, "--resume", "--no-counterfactuals")
-	if code != 0 || !strings.Contains(stderr, "45 already done") {
+	if code != 0 || !strings.Contains(stderr, "54 already done") {
 		t.Errorf("resume of a finished folder: exit %d\n%s", code, stderr)
 	}
 }
@@ -442,7 +442,7 @@ func TestBench(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &r); err != nil {
 		t.Fatal(err)
 	}
-	if len(r.VerifyMs) != 4 || r.VerifyCost[0] != 1 || r.DraftMs <= 0 || r.C <= 0 || r.Rollback != "kv" {
+	if len(r.VerifyMs) != 4 || r.VerifyCost[0] != 1 || r.DraftIsolatedMs <= 0 || r.C <= 0 || r.Rollback != "kv" || r.Schema != SchemaVersion {
 		t.Errorf("bench: %+v", r)
 	}
 	if len(r.Predicted) != len(r.Alphas) || len(r.Predicted[0]) != 3 || len(r.BreakEven) != 3 {
@@ -454,7 +454,10 @@ func TestBench(t *testing.T) {
 			t.Errorf("speedup falls with acceptance: %v", r.Predicted)
 		}
 	}
-	code, out, _ = speclab(t, "--llama-lib", lib.Location.Lib, "bench", "--target", set.Recurrent, "--max-batch", "2", "--reps", "2")
+	if k := r.Costs; !(k.PlainMs > 0 && k.DraftFixedMs+k.DraftPerTokenMs > 0 && k.CheckFixedMs >= 0 && len(k.VerifyMs) == len(r.VerifyMs) && k.NgramMs >= 0) {
+		t.Errorf("loop costs: %+v", k)
+	}
+	code, out, _ = speclab(t, "--llama-lib", lib.Location.Lib, "bench", "--target", set.Recurrent, "--max-batch", "3", "--reps", "2")
 	if code != 0 || !strings.Contains(out, "state checkpoint") {
 		t.Errorf("bench of the recurrent model: exit %d\n%s", code, out)
 	}
@@ -607,7 +610,13 @@ func TestExplainSeed(t *testing.T) {
 func TestJSONVocabulary(t *testing.T) {
 	lib := testenv.Lib(t)
 	target := filepath.Join(testenv.RepoRoot(), "models", "target-hybrid.gguf")
-	for _, args := range [][]string{{"doctor", "--json"}, {"inspect", "--json", target}} {
+	draft := filepath.Join(testenv.RepoRoot(), "models", "draft.gguf")
+	for _, args := range [][]string{
+		{"doctor", "--json"},
+		{"inspect", "--json", target},
+		{"run", "--json", "-m", target, "-md", draft, "-n", "16", "-p", "package main"},
+		{"bench", "--json", "-m", target, "-md", draft, "--max-batch", "3", "--reps", "1", "--loop-tokens", "16"},
+	} {
 		code, out, errs := speclab(t, append([]string{"--llama-lib", lib.Location.Lib}, args...)...)
 		if code != 0 {
 			t.Fatalf("%v: exit %d\n%s", args, code, errs)
@@ -624,6 +633,9 @@ func TestJSONVocabulary(t *testing.T) {
 					if strings.ToLower(k) != k || strings.Contains(k, " ") {
 						t.Errorf("%v: key %s%s is not snake_case", args, path, k)
 					}
+					if strings.Contains(k, "tps") {
+						t.Errorf("%v: key %s%s: speeds are named tokens_per_second", args, path, k)
+					}
 					walk(e, path+k+".")
 				}
 			case []any:
@@ -633,6 +645,9 @@ func TestJSONVocabulary(t *testing.T) {
 			}
 		}
 		walk(v, "")
+		if m, _ := v.(map[string]any); m["schema"] != SchemaVersion {
+			t.Errorf("%v: schema %v, want %s", args, m["schema"], SchemaVersion)
+		}
 	}
 	_, out, _ := speclab(t, "--llama-lib", lib.Location.Lib, "inspect", "--json", target)
 	for _, want := range []string{`"type": "MXFP4"`, `"vocab_type": "BPE"`} {

@@ -281,6 +281,7 @@ func readPrompt(c *cli.Context) (string, error) {
 
 // runOutput is `speclab run --json`.
 type runOutput struct {
+	Schema        string         `json:"schema"`
 	Text          string         `json:"text"`
 	Tokens        []int32        `json:"tokens"`
 	SpecTypes     []string       `json:"spec_types"`
@@ -333,7 +334,7 @@ func doRun(c *cli.Context) error {
 	if res.Stats.Drafted > 0 {
 		acceptance = new(res.Stats.AcceptanceRate())
 	}
-	out := runOutput{
+	out := runOutput{Schema: SchemaVersion,
 		Acceptance: acceptance,
 		Text:       s.Target.Text(res.Tokens), Tokens: res.Tokens, SpecTypes: s.Types, Policy: s.Policy,
 		Verify: string(s.Config.Verify), Steps: res.Stats.Steps, Drafted: res.Stats.Drafted,

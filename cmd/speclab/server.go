@@ -52,7 +52,7 @@ func serverRun(c *cli.Context, text string) error {
 	if c.Bool("json") {
 		enc := json.NewEncoder(c.App.Writer)
 		enc.SetIndent("", "  ")
-		return enc.Encode(map[string]any{"server": cl.URL(), "build_info": props.BuildInfo, "model_path": props.ModelPath,
+		return enc.Encode(map[string]any{"schema": SchemaVersion, "server": cl.URL(), "build_info": props.BuildInfo, "model_path": props.ModelPath,
 			"speculative_settings": llamaserver.SpeculativeSettings(props, slots), "slots": slots, "completion": comp, "metrics_delta": delta,
 			"running": d.Running, "diagnosis": d.Lines})
 	}

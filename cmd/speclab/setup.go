@@ -87,6 +87,7 @@ this and point speclab at it with --llama-lib or %s.`, llamalib.DefaultPackage, 
 
 // doctorReport is what `speclab doctor` finds; --json prints it as is.
 type doctorReport struct {
+	Schema      string              `json:"schema"`
 	Speclab     string              `json:"speclab"`
 	Library     string              `json:"library,omitempty"`
 	Source      string              `json:"source,omitempty"`
@@ -115,7 +116,7 @@ lists the devices they see. Whatever is missing is listed with the command that
 fixes it. Exits 1 when speclab cannot drive llama.cpp.`,
 		Flags: []cli.Flag{&cli.BoolFlag{Name: "json", Usage: "print the report as JSON"}},
 		Action: func(c *cli.Context) error {
-			r := doctorReport{Speclab: speclabVersion()}
+			r := doctorReport{Schema: SchemaVersion, Speclab: speclabVersion()}
 			lib, err := openLib(c)
 			if err != nil {
 				r.Problems = append(r.Problems, err.Error())

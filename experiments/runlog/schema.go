@@ -22,6 +22,18 @@ type RunRow struct {
 	Config   string `parquet:"config"`
 	Repeat   int32  `parquet:"repeat"`
 	Baseline bool   `parquet:"baseline"` // the configuration drafts nothing by design
+	// AA marks the A/A cell: the baseline run again in its block, compared
+	// with the baseline as a configuration is (the run's noise floor).
+	AA       bool   `parquet:"aa"`
+	Category string `parquet:"category"` // the task's category (Spec-Bench's names; "" when the battery gives none)
+	// the design: Block numbers the (model pair, task, repeat) the cell
+	// belongs to; ExecOrder is its place in its block's order (0 first),
+	// Order the experiment's order ("random", "abba", "fixed"; "" in folders
+	// written before these columns) and OrderSeed the random order's seed
+	Block     int32  `parquet:"block"`
+	ExecOrder int32  `parquet:"exec_order"`
+	Order     string `parquet:"order"`
+	OrderSeed int64  `parquet:"order_seed"`
 
 	SpecTypes string  `parquet:"spec_types"`
 	Policy    string  `parquet:"policy"`
