@@ -32,5 +32,5 @@ func (s *Session) TimeLoop(ctx context.Context, c Configuration, prompt []engine
 
 type stepRecorder struct{ steps []spec.Step }
 
-func (r *stepRecorder) OnStep(st *spec.Step)       { r.steps = append(r.steps, *st) }
+func (r *stepRecorder) OnStep(st *spec.Step)     { r.steps = append(r.steps, *st) }
 func (r *stepRecorder) OnToken(*spec.TokenEvent) {}
