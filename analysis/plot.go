@@ -20,6 +20,7 @@ import (
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
 	"gonum.org/v1/plot/vg/vgimg"
+	"gonum.org/v1/plot/vg/vgpdf"
 	"gonum.org/v1/plot/vg/vgsvg"
 
 	"github.com/speclab/speclab/terms"
@@ -36,6 +37,7 @@ type Figure struct {
 	Width   vg.Length
 	Height  vg.Length
 	draw    func(draw.Canvas)
+	panels  []*plot.Plot // the plots drawn, for tests of their axes
 }
 
 // WritePNG draws the figure as a PNG of Width×Height at dpi.
@@ -69,12 +71,39 @@ func (f *Figure) WriteSVG(w io.Writer) error {
 	return nil
 }
 
-// Save writes the figure to path, as PNG (at DPI) or SVG after its
+// WritePDF draws the figure as a one-page PDF of Width×Height (vector, its
+// fonts embedded), for papers.
+func (f *Figure) WritePDF(w io.Writer) error {
+	c := vgpdf.New(f.Width, f.Height)
+	dc := draw.New(c)
+	dc.SetColor(color.White)
+	dc.Fill(dc.Rectangle.Path())
+	f.draw(dc)
+	if _, err := c.WriteTo(w); err != nil {
+		return fmt.Errorf("figure %s: %w", f.Name, err)
+	}
+	return nil
+}
+
+// Write draws the figure in format ("png" at DPI, "svg" or "pdf").
+func (f *Figure) Write(w io.Writer, format string) error {
+	switch format {
+	case "png":
+		return f.WritePNG(w, DPI)
+	case "svg":
+		return f.WriteSVG(w)
+	case "pdf":
+		return f.WritePDF(w)
+	}
+	return fmt.Errorf("figure %s: format %q: want png, svg or pdf", f.Name, format)
+}
+
+// Save writes the figure to path, as PNG (at DPI), SVG or PDF after its
 // extension.
 func (f *Figure) Save(path string) (err error) {
 	ext := strings.ToLower(filepath.Ext(path))
-	if ext != ".png" && ext != ".svg" {
-		return fmt.Errorf("figure %s: format %q: want .png or .svg", path, ext)
+	if !slices.Contains(Formats, strings.TrimPrefix(ext, ".")) {
+		return fmt.Errorf("figure %s: format %q: want .png, .svg or .pdf", path, ext)
 	}
 	out, err := os.Create(path)
 	if err != nil {
@@ -85,14 +114,11 @@ func (f *Figure) Save(path string) (err error) {
 			err = fmt.Errorf("write %s: %w", path, cerr)
 		}
 	}()
-	if ext == ".png" {
-		return f.WritePNG(out, DPI)
-	}
-	return f.WriteSVG(out)
+	return f.Write(out, ext[1:])
 }
 
 // Formats are the figure file formats.
-var Formats = []string{"png", "svg"}
+var Formats = []string{"png", "svg", "pdf"}
 
 // WritePlots draws every figure of the data into dir in each format ("png",
 // "svg") and returns the files written.
@@ -432,7 +458,8 @@ func Figures(d *Data) []*Figure {
 	byCT := Summarize(d, []Dim{ByConfig, ByTask})
 	pal := newPalette(byConfig)
 	return []*Figure{
-		acceptanceVsSpeed(byConfig, byCT, pal),
+		speedupVsAcceptance(byConfig, byCT, pal),
+		speedupByTask(byConfig, byCT, pal),
 		positionAcceptance(byConfig, pal),
 		acceptedLengths(byConfig, pal),
 		acceptanceAlong(byConfig, pal),
@@ -451,48 +478,187 @@ func drafting(byConfig []*Summary) []*Summary {
 	return out
 }
 
-func acceptanceVsSpeed(byConfig, byCT []*Summary, pal palette) *Figure {
-	f := &Figure{Name: "acceptance-vs-speed", Title: "Acceptance and speed",
-		Caption: "One point per (configuration, task): acceptance rate (accepted / drafted) against generation speed, " +
-			"error bars the 95% interval across repeats; the dashed line is the baseline's speed (mean over tasks). " +
+func speedupVsAcceptance(byConfig, byCT []*Summary, pal palette) *Figure {
+	f := &Figure{Name: "speedup-vs-acceptance", Title: "Speedup and acceptance",
+		Caption: "One point per (configuration, task), labelled with the task: acceptance rate (accepted / drafted) against the speedup over " +
+			"that task's own baseline (log scale; the dashed line is 1×, no gain), error bars the 95% interval across repeats. " +
 			"Cells that drafted nothing have no acceptance rate and are not shown.",
-		Width: 7.5 * vg.Inch, Height: 4.5 * vg.Inch}
-	p := newPlot("", "acceptance rate (%)", "generation speed (tokens/s)")
+		Width: 7.5 * vg.Inch, Height: 5 * vg.Inch}
+	p := newPlot("", "acceptance rate (%)", "speedup over the task's baseline (×, log scale)")
+	p.Y.Scale = plot.LogScale{}
+	p.Y.Tick.Marker = ratioTicks{}
 	leg := newLegend()
-	var base []float64
-	for _, s := range byCT {
-		if s.Baseline && s.TPS.Mean.OK() {
-			base = append(base, float64(s.TPS.Mean))
-		}
-	}
-	ymax := 0.0
+	ymin, ymax := 1.0, 1.0
 	for _, cfg := range byConfig {
-		if cfg.Baseline {
+		if cfg.Baseline || cfg.AA {
 			continue
 		}
 		pts := &errXY{}
+		var labels []string
 		for _, s := range byCT {
-			if s.Config == cfg.Config && s.AcceptanceRate.OK() && s.TPS.Mean.OK() {
-				pts.add(100*float64(s.AcceptanceRate), s.TPS)
-				ymax = max(ymax, float64(s.TPS.Mean)+pts.hi[len(pts.hi)-1])
+			if s.Config == cfg.Config && s.AcceptanceRate.OK() && s.Speedup.Mean > 0 {
+				pts.add(100*float64(s.AcceptanceRate), s.Speedup)
+				labels = append(labels, s.Task)
+				i := len(pts.xy) - 1
+				ymin = min(ymin, pts.xy[i].Y-pts.lo[i])
+				ymax = max(ymax, pts.xy[i].Y+pts.hi[i])
 			}
 		}
 		if pts.Len() == 0 {
 			continue
 		}
 		addPoints(p, &leg, pts, cfg.Config, pal)
+		if l, err := plotter.NewLabels(plotter.XYLabels{XYs: pts.xy, Labels: labels}); err == nil {
+			for i := range l.TextStyle {
+				l.TextStyle[i] = textStyle(vg.Points(6.5))
+				l.TextStyle[i].Color = pal.color(cfg.Config)
+			}
+			l.Offset = vg.Point{X: vg.Points(4), Y: vg.Points(2)}
+			p.Add(l)
+		}
 	}
-	if len(base) > 0 {
-		m := mean(base)
-		ymax = max(ymax, m)
-		h := hline{y: m, ls: draw.LineStyle{Color: black, Width: vg.Points(1), Dashes: []vg.Length{vg.Points(6), vg.Points(3)}}}
-		p.Add(h)
-		leg.Add(fmt.Sprintf("baseline %s tok/s", speed(m)), h)
-	}
-	p.X.Min, p.X.Max = 0, 100
-	p.Y.Min, p.Y.Max = 0, math.Max(ymax*1.08, 1)
+	one := hline{y: 1, ls: draw.LineStyle{Color: black, Width: vg.Points(1), Dashes: []vg.Length{vg.Points(6), vg.Points(3)}}}
+	p.Add(one)
+	leg.Add("1× (the baseline)", one)
+	p.X.Min, p.X.Max = 0, 105
+	p.Y.Min, p.Y.Max = max(ymin/1.15, 1e-3), ymax*1.15
+	f.panels = []*plot.Plot{p}
 	f.draw = func(c draw.Canvas) { frame(c, f.Title, &leg, [][]*plot.Plot{{p}}) }
 	return f
+}
+
+// ratioTicks labels a log axis of ratios at 1-2-5 steps.
+type ratioTicks struct{}
+
+func (ratioTicks) Ticks(lo, hi float64) []plot.Tick {
+	var ts []plot.Tick
+	for e := math.Floor(math.Log10(lo)); e <= math.Ceil(math.Log10(hi)); e++ {
+		for _, m := range []float64{1, 2, 5} {
+			v := m * math.Pow(10, e)
+			if v >= lo && v <= hi {
+				ts = append(ts, plot.Tick{Value: v, Label: strconv.FormatFloat(v, 'g', 3, 64) + "×"})
+			}
+		}
+	}
+	if len(ts) < 2 { // a narrow range: its ends
+		ts = []plot.Tick{{Value: lo, Label: strconv.FormatFloat(lo, 'g', 3, 64) + "×"}, {Value: hi, Label: strconv.FormatFloat(hi, 'g', 3, 64) + "×"}}
+	}
+	return ts
+}
+
+// speedupByTask is Spec-Bench's per-task bar chart: for each task, one bar
+// per configuration that drafted, its speedup with the 95% interval.
+func speedupByTask(byConfig, byCT []*Summary, pal palette) *Figure {
+	f := &Figure{Name: "speedup-by-task", Title: "Speedup by task",
+		Caption: "For each task, one bar per configuration that drafted: the speedup over the task's baseline (log scale from the " +
+			"lowest bar), with its 95% interval across repeats; the dashed line is 1×.",
+		Width: 7.5 * vg.Inch, Height: 4.5 * vg.Inch}
+	p := newPlot("", "", "speedup (×, log scale)")
+	p.Y.Scale = plot.LogScale{}
+	p.Y.Tick.Marker = ratioTicks{}
+	leg := newLegend()
+	var tasks []string
+	for _, s := range byCT {
+		if !slices.Contains(tasks, s.Task) {
+			tasks = append(tasks, s.Task)
+		}
+	}
+	cfgs := drafting(byConfig)
+	if len(cfgs) == 0 || len(tasks) == 0 {
+		p = emptyPlot("no configuration drafted")
+		f.draw = func(c draw.Canvas) { frame(c, f.Title, nil, [][]*plot.Plot{{p}}) }
+		return f
+	}
+	w := vg.Points(min(18, 380/float64(len(tasks)*len(cfgs))))
+	lo, hi := 1.0, 1.0
+	for i, cfg := range cfgs {
+		vals := make(plotter.Values, len(tasks))
+		bars := &errXY{}
+		for t, task := range tasks {
+			vals[t] = math.NaN()
+			for _, s := range byCT {
+				if s.Config == cfg.Config && s.Task == task && s.Speedup.Mean > 0 {
+					vals[t] = float64(s.Speedup.Mean)
+					bars.add(float64(t), s.Speedup)
+					lo, hi = min(lo, float64(s.Speedup.Mean)), max(hi, float64(s.Speedup.Mean))
+					if s.Speedup.Hi.OK() {
+						hi = max(hi, float64(s.Speedup.Hi))
+						lo = min(lo, float64(s.Speedup.Lo))
+					}
+				}
+			}
+		}
+		bc := &logBars{vals: vals, width: w, color: pal.color(cfg.Config), offset: w * vg.Length(float64(i)-float64(len(cfgs)-1)/2)}
+		p.Add(bc)
+		leg.Add(cfg.Config, bc)
+		if bars.Len() > 0 {
+			if eb, err := plotter.NewYErrorBars(bars); err == nil {
+				eb.LineStyle = draw.LineStyle{Color: black, Width: vg.Points(0.7)}
+				eb.CapWidth = vg.Points(3)
+				ebo := &offsetBars{YErrorBars: eb, dx: bc.offset}
+				p.Add(ebo)
+			}
+		}
+	}
+	p.Y.Min, p.Y.Max = max(lo/1.2, 1e-3), hi*1.2
+	one := hline{y: 1, ls: draw.LineStyle{Color: black, Width: vg.Points(1), Dashes: []vg.Length{vg.Points(6), vg.Points(3)}}}
+	p.Add(one)
+	p.NominalX(tasks...)
+	p.X.Tick.Label.Rotation = 0.5
+	p.X.Tick.Label.XAlign = draw.XRight
+	f.panels = []*plot.Plot{p}
+	f.draw = func(c draw.Canvas) { frame(c, f.Title, &leg, [][]*plot.Plot{{p}}) }
+	return f
+}
+
+// bars is a bar chart that rises from the bottom of the axis, so that it
+// works on a log scale (gonum's BarChart rises from 0); NaN values have no
+// bar.
+type logBars struct {
+	vals   []float64
+	width  vg.Length
+	offset vg.Length
+	color  color.Color
+}
+
+func (b *logBars) Plot(c draw.Canvas, p *plot.Plot) {
+	trX, trY := p.Transforms(&c)
+	for i, v := range b.vals {
+		if math.IsNaN(v) || v < p.Y.Min {
+			continue
+		}
+		x := trX(float64(i)) + b.offset
+		top := min(trY(min(v, p.Y.Max)), c.Max.Y)
+		c.SetColor(b.color)
+		var path vg.Path
+		path.Move(vg.Point{X: x - b.width/2, Y: c.Min.Y})
+		path.Line(vg.Point{X: x + b.width/2, Y: c.Min.Y})
+		path.Line(vg.Point{X: x + b.width/2, Y: top})
+		path.Line(vg.Point{X: x - b.width/2, Y: top})
+		path.Close()
+		c.Fill(path)
+	}
+}
+
+func (b *logBars) DataRange() (xmin, xmax, ymin, ymax float64) {
+	return -0.5, float64(len(b.vals)) - 0.5, math.Inf(1), math.Inf(-1)
+}
+
+func (b *logBars) Thumbnail(c *draw.Canvas) {
+	c.SetColor(b.color)
+	c.Fill(c.Rectangle.Path())
+}
+
+// offsetBars draws error bars shifted by dx, beside their bar.
+type offsetBars struct {
+	*plotter.YErrorBars
+	dx vg.Length
+}
+
+func (o *offsetBars) Plot(c draw.Canvas, p *plot.Plot) {
+	c.Min.X += o.dx
+	c.Max.X += o.dx
+	o.YErrorBars.Plot(c, p)
 }
 
 // speed prints tokens/s: whole numbers from 100 up, three digits below.
@@ -504,7 +670,7 @@ func speed(v float64) string {
 }
 
 // maxPositions is the most draft positions the position plots show.
-const maxPositions = 16
+const maxPositions = 64
 
 func positionAcceptance(byConfig []*Summary, pal palette) *Figure {
 	f := &Figure{Name: "acceptance-by-position", Title: "Acceptance by draft position",

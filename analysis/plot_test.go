@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/vg"
 )
 
@@ -17,8 +18,8 @@ func TestFiguresRender(t *testing.T) {
 	synthStudy(t, dir, 2, 0.3)
 	d := load(t, dir)
 	figs := Figures(d)
-	if len(figs) != 6 {
-		t.Fatalf("%d figures, want 6", len(figs))
+	if len(figs) != 7 {
+		t.Fatalf("%d figures, want 7", len(figs))
 	}
 	out := os.Getenv("SPECLAB_PLOT_DIR") // to look at them
 	for _, f := range figs {
@@ -56,8 +57,12 @@ func TestFiguresRender(t *testing.T) {
 			if !strings.Contains(s.String(), "<svg") || s.Len() < 5000 {
 				t.Errorf("SVG of %d bytes does not look like a figure", s.Len())
 			}
+			var pdf bytes.Buffer
+			if err := f.WritePDF(&pdf); err != nil || !bytes.HasPrefix(pdf.Bytes(), []byte("%PDF-")) {
+				t.Errorf("PDF: %v, %d bytes", err, pdf.Len())
+			}
 			if out != "" {
-				for _, ext := range []string{".png", ".svg"} {
+				for _, ext := range []string{".png", ".svg", ".pdf"} {
 					if err := f.Save(filepath.Join(out, f.Name+ext)); err != nil {
 						t.Fatal(err)
 					}
@@ -75,15 +80,62 @@ func TestWritePlots(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(files) != 6 {
-		t.Errorf("%d files, want 6 SVGs", len(files))
+	if len(files) != 7 {
+		t.Errorf("%d files, want 7 SVGs", len(files))
 	}
 	for _, f := range files {
 		if st, err := os.Stat(f); err != nil || st.Size() == 0 || filepath.Ext(f) != ".svg" {
 			t.Errorf("%s: %v", f, err)
 		}
 	}
-	if _, err := WritePlots(load(t, dir), out, []string{"pdf"}); err == nil || !strings.Contains(err.Error(), "pdf") {
-		t.Errorf("format pdf: %v, want an error", err)
+	if _, err := WritePlots(load(t, dir), out, []string{"tiff"}); err == nil || !strings.Contains(err.Error(), "tiff") {
+		t.Errorf("format tiff: %v, want an error", err)
+	}
+}
+
+// The speedup figures label every point with its task, draw the 1× line,
+// and keep every point and interval inside a log axis that never reaches 0.
+func TestSpeedupFigures(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "run")
+	synthStudy(t, dir, 2, 0.3)
+	d := load(t, dir)
+	byCT := Summarize(d, []Dim{ByConfig, ByTask})
+	lo, hi := 1.0, 1.0
+	tasks := map[string]bool{}
+	for _, s := range byCT {
+		if !s.Baseline && !s.AA && s.AcceptanceRate.OK() && s.Speedup.Mean > 0 {
+			tasks[s.Task] = true
+			lo, hi = min(lo, float64(s.Speedup.Mean)), max(hi, float64(s.Speedup.Mean))
+			if s.Speedup.Lo.OK() {
+				lo, hi = min(lo, float64(s.Speedup.Lo)), max(hi, float64(s.Speedup.Hi))
+			}
+		}
+	}
+	if len(tasks) == 0 {
+		t.Fatal("the study has no drafting task")
+	}
+	for _, f := range Figures(d) {
+		if f.Name != "speedup-vs-acceptance" && f.Name != "speedup-by-task" {
+			continue
+		}
+		p := f.panels[0]
+		if _, ok := p.Y.Scale.(plot.LogScale); !ok {
+			t.Errorf("%s: y axis is not logarithmic", f.Name)
+		}
+		if !(p.Y.Min > 0 && p.Y.Min <= lo && p.Y.Max >= hi) {
+			t.Errorf("%s: y axis [%v, %v] does not hold the speedups [%v, %v] or reaches 0", f.Name, p.Y.Min, p.Y.Max, lo, hi)
+		}
+		var svg bytes.Buffer
+		if err := f.WriteSVG(&svg); err != nil {
+			t.Fatal(err)
+		}
+		for task := range tasks {
+			if !strings.Contains(svg.String(), ">"+task+"<") {
+				t.Errorf("%s: no label %q", f.Name, task)
+			}
+		}
+		if f.Name == "speedup-vs-acceptance" && (p.X.Min != 0 || p.X.Max < 100 || !strings.Contains(svg.String(), "1× (the baseline)")) {
+			t.Errorf("%s: x axis [%v, %v] or no 1× line in the legend", f.Name, p.X.Min, p.X.Max)
+		}
 	}
 }

@@ -20,7 +20,7 @@ import (
 // Options tune WriteReport.
 type Options struct {
 	By      []Dim    // grouping of the main table; default: DefaultDims
-	Formats []string // figure formats, "png" and/or "svg"; default both
+	Formats []string // figure formats, "png", "svg" and/or "pdf"; default all three
 }
 
 // DefaultDims is the grouping speclab uses when none is asked for: by
@@ -349,7 +349,7 @@ type (
 		file      string // relative path of the file the Markdown links
 		png       []byte // embedded in the HTML when set
 		svg       []byte // else this
-		alternate string // the other format's file
+		alternates []string // the other formats' files
 	}
 )
 
@@ -369,7 +369,7 @@ func WriteReport(d *Data, dir string, opt Options) (string, error) {
 	}
 	for _, f := range formats {
 		if !slices.Contains(Formats, f) {
-			return "", fmt.Errorf("plot format %q: want png or svg", f)
+			return "", fmt.Errorf("plot format %q: want png, svg or pdf", f)
 		}
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -414,25 +414,23 @@ func WriteReport(d *Data, dir string, opt Options) (string, error) {
 		fb := figure{fig: fig}
 		for _, f := range formats {
 			var b bytes.Buffer
-			var err error
-			if f == "png" {
-				err = fig.WritePNG(&b, DPI)
-				fb.png = b.Bytes()
-			} else {
-				err = fig.WriteSVG(&b)
-				fb.svg = b.Bytes()
-			}
-			if err != nil {
+			if err := fig.Write(&b, f); err != nil {
 				return "", err
+			}
+			switch f {
+			case "png":
+				fb.png = b.Bytes()
+			case "svg":
+				fb.svg = b.Bytes()
 			}
 			name := fig.Name + "." + f
 			if err := os.WriteFile(filepath.Join(dir, name), b.Bytes(), 0o644); err != nil {
 				return "", fmt.Errorf("report: %w", err)
 			}
-			if fb.file == "" {
+			if fb.file == "" && f != "pdf" {
 				fb.file = name
 			} else {
-				fb.alternate = name
+				fb.alternates = append(fb.alternates, name)
 			}
 		}
 		add(fb)
@@ -554,8 +552,8 @@ func renderMarkdown(w io.Writer, blocks []any) error {
 			b.WriteString("\n")
 		case figure:
 			fmt.Fprintf(&b, "### %s\n\n![%s](%s)\n\n%s", x.fig.Title, x.fig.Title, x.file, x.fig.Caption)
-			if x.alternate != "" {
-				fmt.Fprintf(&b, " ([%s](%s))", strings.ToUpper(filepath.Ext(x.alternate)[1:]), x.alternate)
+			for _, alt := range x.alternates {
+				fmt.Fprintf(&b, " ([%s](%s))", strings.ToUpper(filepath.Ext(alt)[1:]), alt)
 			}
 			b.WriteString("\n\n")
 		}

@@ -33,14 +33,14 @@ func TestReport(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"# speclab report", "## Diagnosis", "| config | task |", "![Acceptance and speed](acceptance-vs-speed.png)",
-		"([SVG](acceptance-vs-speed.svg))", "Accepted tokens j by draft length k: draft-simple", "qwen-27b"} {
+	for _, want := range []string{"# speclab report", "## Diagnosis", "| config | task |", "![Speedup and acceptance](speedup-vs-acceptance.png)",
+		"([SVG](speedup-vs-acceptance.svg))", "([PDF](speedup-vs-acceptance.pdf))", "Accepted tokens j by draft length k: draft-simple", "qwen-27b"} {
 		if !strings.Contains(string(md), want) {
 			t.Errorf("report.md lacks %q", want)
 		}
 	}
-	for _, name := range []string{"acceptance-vs-speed", "acceptance-by-position", "accepted-length", "acceptance-along-generation", "speedup-vs-draft-length", "empty-drafts"} {
-		for _, ext := range []string{".png", ".svg"} {
+	for _, name := range []string{"speedup-vs-acceptance", "speedup-by-task", "acceptance-by-position", "accepted-length", "acceptance-along-generation", "speedup-vs-draft-length", "empty-drafts"} {
+		for _, ext := range []string{".png", ".svg", ".pdf"} {
 			if st, err := os.Stat(filepath.Join(out, name+ext)); err != nil || st.Size() == 0 {
 				t.Errorf("figure %s%s: %v", name, ext, err)
 			}
@@ -50,8 +50,8 @@ func TestReport(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n := strings.Count(string(ht), "data:image/png;base64,"); n != 6 {
-		t.Errorf("report.html embeds %d PNGs, want 6", n)
+	if n := strings.Count(string(ht), "data:image/png;base64,"); n != 7 {
+		t.Errorf("report.html embeds %d PNGs, want 7", n)
 	}
 	var o Output
 	js, err := os.ReadFile(filepath.Join(out, "summary.json"))

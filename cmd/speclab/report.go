@@ -13,7 +13,7 @@ import (
 )
 
 func formatFlag() cli.Flag {
-	return &cli.StringFlag{Name: "format", Usage: "figure formats, comma list of png (150 DPI) and svg", Value: "png,svg"}
+	return &cli.StringFlag{Name: "format", Usage: "figure formats, comma list of png (150 DPI), svg and pdf (vector, for papers)", Value: "png,svg,pdf"}
 }
 
 // parseFormats reads --format.
@@ -25,14 +25,14 @@ func parseFormats(s string) ([]string, error) {
 			continue
 		}
 		if !slices.Contains(analysis.Formats, f) {
-			return nil, usagef("--format %q: want png, svg or png,svg", f)
+			return nil, usagef("--format %q: want png, svg, pdf or a comma list such as png,pdf", f)
 		}
 		if !slices.Contains(out, f) {
 			out = append(out, f)
 		}
 	}
 	if len(out) == 0 {
-		return nil, usagef("--format is empty: want png, svg or png,svg")
+		return nil, usagef("--format is empty: want png, svg, pdf or a comma list such as png,pdf")
 	}
 	return out, nil
 }
