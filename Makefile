@@ -17,8 +17,13 @@ TEST_RUNTIMES ?= 3.15.1,3.18.1,3.20.0,3.21.1
 # llama.h files the tests read: the pinned release's and another release's
 # (the tests fetch that of 3.14.5, older than the table, with its own pin).
 TEST_HEADERS  ?= 3.22.1 3.18.1
+# Debian's HIP runtime (ROCm 5.2) and what it needs, unpacked (not
+# installed) into the cache: the rocm tests load it on a machine without an
+# AMD GPU and expect "no HIP device".
+HIP_DEBS      ?= libamdhip64-5 libamd-comgr2 libhsa-runtime64-1 libhsakmt1 libnuma1 libllvm15 libelf1 libdrm2 libdrm-amdgpu1 libzstd1 libtinfo6 libffi8 libedit2 libxml2 libbsd0 libicu72 libmd0 liblzma5
+HIP_DIR       ?= $(HOME)/.cache/speclab/hip
 
-.PHONY: all build setup test-setup peer demo test test-go fuzz bench vet generate clean
+.PHONY: all build setup test-setup peer hip demo test test-go fuzz bench vet generate clean
 
 all: build
 
@@ -58,10 +63,19 @@ peer: setup
 # Every test, against the real libllama (a missing library fails, never skips),
 # then short runs of the GGUF reader's fuzzer and of the model loader's
 # (semantic mutants through speclab's validator into libllama).
-test: test-setup peer test-go fuzz
+test: test-setup peer hip test-go fuzz
+
+# Debian's libamdhip64-5 unpacked into $(HIP_DIR) (apt-get download, no root
+# needed; cached: a second run does nothing).
+hip:
+	@if [ ! -e $(HIP_DIR)/.done ]; then \
+		echo "unpacking Debian's HIP runtime into $(HIP_DIR)"; \
+		mkdir -p $(HIP_DIR)/debs && cd $(HIP_DIR)/debs && apt-get download $(HIP_DEBS) 2>&1 | grep -v '^W: Download is performed unsandboxed' ; \
+		for d in $(HIP_DIR)/debs/*.deb; do dpkg -x $$d $(HIP_DIR)/root || exit 1; done; \
+		rm -rf $(HIP_DIR)/debs; touch $(HIP_DIR)/.done; fi
 
 test-go:
-	SPECLAB_REQUIRE_LLAMA=1 SPECLAB_TEST_RUNTIMES=$(TEST_RUNTIMES) $(GO) test -count=1 ./...
+	SPECLAB_REQUIRE_LLAMA=1 SPECLAB_TEST_RUNTIMES=$(TEST_RUNTIMES) SPECLAB_HIP_DIR=$(HIP_DIR)/root/usr/lib/x86_64-linux-gnu $(GO) test -count=1 ./...
 
 # Regenerate engine/releases/table_gen.go from the node-llama-cpp packages
 # (needs npm, git and the network once).

@@ -182,6 +182,7 @@ llama.h (--llama-h PATH, found by itself in a llama.cpp build tree).`,
 			reportCommand(),
 			plotCommand(),
 			benchCommand(),
+			rooflineCommand(),
 		},
 	}
 }

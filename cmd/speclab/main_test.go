@@ -367,7 +367,7 @@ func TestReproduceDiagnosis(t *testing.T) {
 			t.Errorf("reproduce output lacks %q", want)
 		}
 	}
-	if _, err := os.Stat(filepath.Join(out, "report", "acceptance-vs-speed.png")); err != nil {
+	if _, err := os.Stat(filepath.Join(out, "report", "speedup-vs-acceptance.png")); err != nil {
 		t.Errorf("no figure: %v", err)
 	}
 	// the same folder again without --resume is refused; with it, nothing is left to do

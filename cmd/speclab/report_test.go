@@ -155,12 +155,12 @@ func TestReportCommand(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("--out: exit %d: %s", code, errs)
 	}
-	for _, f := range []string{"report.md", "report.html", "summary.json", "summary.csv", "acceptance-vs-speed.svg"} {
+	for _, f := range []string{"report.md", "report.html", "summary.json", "summary.csv", "speedup-vs-acceptance.svg"} {
 		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
 			t.Errorf("--out: %v", err)
 		}
 	}
-	if _, err := os.Stat(filepath.Join(dir, "acceptance-vs-speed.png")); err == nil {
+	if _, err := os.Stat(filepath.Join(dir, "speedup-vs-acceptance.png")); err == nil {
 		t.Error("--format svg wrote a PNG")
 	}
 	if !strings.Contains(errs, filepath.Join(dir, "report.md")) {
@@ -178,8 +178,8 @@ func TestPlotCommand(t *testing.T) {
 		t.Fatalf("exit %d: %s", code, errs)
 	}
 	files := strings.Fields(out)
-	if len(files) != 6 {
-		t.Fatalf("%d files listed, want 6:\n%s", len(files), out)
+	if len(files) != 7 {
+		t.Fatalf("%d files listed, want 7:\n%s", len(files), out)
 	}
 	for _, f := range files {
 		b, err := os.ReadFile(f)
@@ -209,7 +209,7 @@ func TestReportUsage(t *testing.T) {
 		{"flag after run", []string{"report", run, "--json"}, 2, "put flags first"},
 		{"json and csv", []string{"report", "--json", "--csv", run}, 2, "not both"},
 		{"bad grouping", []string{"report", "--by", "config,colour", run}, 2, `"colour"`},
-		{"bad format", []string{"report", "--out", t.TempDir(), "--format", "pdf", run}, 2, "pdf"},
+		{"bad format", []string{"report", "--out", t.TempDir(), "--format", "tiff", run}, 2, "tiff"},
 		{"format without out", []string{"report", "--format", "svg", run}, 2, "--out"},
 		{"missing folder", []string{"report", "/nonexistent/run"}, 1, "/nonexistent/run"},
 		{"not a run folder", []string{"report", t.TempDir()}, 1, "no speclab run folder"},

@@ -3,13 +3,16 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/speclab/speclab/engine"
 	"github.com/speclab/speclab/engine/llamalib"
+	"github.com/speclab/speclab/rocm"
 )
 
 func setupCommand() *cli.Command {
@@ -104,6 +107,11 @@ type doctorReport struct {
 	SystemInfo  string              `json:"system_info,omitempty"`
 	Problems    []string            `json:"problems,omitempty"`
 	Fixes       []string            `json:"fixes,omitempty"`
+	// GPUs are what the HIP and CUDA runtimes report (package rocm),
+	// whatever libllama was built for; GPURuntimes says why a runtime has
+	// none ("not found", "no device").
+	GPUs        []rocm.Device     `json:"gpus"`
+	GPURuntimes map[string]string `json:"gpu_runtimes"`
 }
 
 func doctorCommand() *cli.Command {
@@ -139,6 +147,11 @@ fixes it. Exits 1 when speclab cannot drive llama.cpp.`,
 				if !r.GPUOffload && len(unloaded) == 0 {
 					r.Fixes = append(r.Fixes, "this build has no GPU backend: everything runs on the CPU; for a GPU, point --llama-lib at a ROCm/HIP, CUDA or Vulkan build of llama.cpp")
 				}
+			}
+			gpus, gerrs := rocm.Probe()
+			r.GPUs, r.GPURuntimes = append([]rocm.Device{}, gpus...), map[string]string{}
+			for name, err := range gerrs {
+				r.GPURuntimes[name] = err.Error()
 			}
 			if c.Bool("json") {
 				enc := json.NewEncoder(c.App.Writer)
@@ -200,6 +213,23 @@ func printDoctor(c *cli.Context, r doctorReport) {
 		}
 		fmt.Fprintf(w, "offload   GPU offload %s\n", map[bool]string{true: "supported", false: "not supported by this build"}[r.GPUOffload])
 		fmt.Fprintf(w, "system    %s\n", r.SystemInfo)
+	}
+	for _, d := range r.GPUs {
+		extra := ""
+		if d.Integrated {
+			extra = ", integrated (shares the host's memory)"
+		}
+		if d.VRAMBytes > 0 || d.GTTBytes > 0 {
+			extra += fmt.Sprintf(", VRAM carve-out %.1f GiB, GTT %.1f GiB", float64(d.VRAMBytes)/(1<<30), float64(d.GTTBytes)/(1<<30))
+		}
+		if k, ok := rocm.Lookup(d.Name, d.Arch); ok {
+			extra += "; known as " + k.Label
+		}
+		fmt.Fprintf(w, "gpu       %s %d: %s (%s, %d CUs/SMs, %d MHz), %.1f GiB, %.1f GiB free%s\n", d.Runtime, d.Index, d.Name, d.Arch,
+			d.ComputeUnits, d.ClockMHz, float64(d.TotalBytes)/(1<<30), float64(d.FreeBytes)/(1<<30), extra)
+	}
+	for _, name := range slices.Sorted(maps.Keys(r.GPURuntimes)) {
+		fmt.Fprintf(w, "gpu       %s: %s\n", name, r.GPURuntimes[name])
 	}
 	for _, p := range r.Problems {
 		fmt.Fprintf(w, "PROBLEM   %s\n", p)

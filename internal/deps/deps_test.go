@@ -36,7 +36,7 @@ experiments/runlog:  terms    # the run folder's format: no engine, no loop
 experiments:         drafts engine engine/gguf engine/llamalib engine/synth experiments/llamaserver experiments/runlog models spec spec/sample terms
 experiments/llamaserver: terms    # llama-server's HTTP API: no engine
 analysis:            experiments/runlog terms    # works from the logs alone
-rocm:
+rocm:                # GPUs, bandwidth, roofline: no engine, no logs
 models:
 models/corpus:       engine/bpe
 models/export:       engine/bpe engine/gguf models models/corpus
