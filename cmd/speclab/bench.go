@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"math"
@@ -140,9 +139,7 @@ Examples:
 				r.check(run)
 			}
 			if c.Bool("json") {
-				enc := json.NewEncoder(c.App.Writer)
-				enc.SetIndent("", "  ")
-				return enc.Encode(r)
+				return writeJSON(c.App.Writer, r)
 			}
 			r.print(c)
 			return nil

@@ -11,6 +11,7 @@
 package main
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -269,3 +270,10 @@ func interruptible() (context.Context, context.CancelFunc) {
 
 // SchemaVersion is the "schema" of every --json output (terms.JSONSchema).
 const SchemaVersion = terms.JSONSchema
+
+// writeJSON prints v as indented JSON, the form of every --json output.
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
