@@ -449,3 +449,23 @@ func TestCellOrder(t *testing.T) {
 		t.Fatalf("order sorted: %v", err)
 	}
 }
+
+// The plain progress prints a line per finished cell with the ETA, and a
+// line within a long cell every Every.
+func TestLinePrinter(t *testing.T) {
+	var b strings.Builder
+	p := &experiments.LinePrinter{W: &b, Every: time.Nanosecond}
+	c := experiments.Cell{Task: experiments.Task{Name: "t", NPredict: 10}, Config: experiments.Configuration{Name: "c"}, Repeat: 1}
+	p.Start(3, 1) // one cell done before (resumed)
+	p.CellStart(c)
+	time.Sleep(time.Millisecond)
+	p.Tokens(4, 10)
+	acc := 0.5
+	p.CellEnd(c, runlog.RunRow{Generated: 10, GenTPS: 100, AcceptRate: &acc})
+	p.Finish()
+	lines := strings.Split(strings.TrimSpace(b.String()), "\n")
+	if len(lines) != 2 || !strings.HasPrefix(lines[0], "[2/3] t/c/r1: 4 of 10 tokens") ||
+		!strings.HasPrefix(lines[1], "[2/3] t/c/r1") || !strings.Contains(lines[1], "accepted 50%, ETA ") {
+		t.Errorf("progress lines:\n%s", b.String())
+	}
+}

@@ -34,7 +34,7 @@ type Runner struct {
 	Shard    Shard       // zero: all cells
 	Resume   bool        // continue a run folder, skipping finished cells
 	Lib      *engine.Lib // the loaded libllama
-	Progress io.Writer   // one line per cell; nil: silent
+	Progress Progress    // hears of every cell and its tokens; nil: silent
 	Version  string      // speclab's version, logged with every cell
 	RollRows int         // step+token rows per part (0: runlog.DefaultRollRows)
 	// Server, when set, sends every cell to a running llama-server instead
@@ -42,9 +42,74 @@ type Runner struct {
 	// what the server reports.
 	Server *llamaserver.Client
 
-	started time.Time    // the first cell's start, for the ETA
-	startN  int          // cells done before it (resumed)
-	Before  func(c Cell) // called before each cell (tests)
+	Before func(c Cell) // called before each cell (tests)
+}
+
+// Progress hears how a run goes: the cells of the shard, each cell's
+// start, its tokens as they come, and its end (cmd/speclab draws a bar on
+// a terminal and prints lines otherwise).
+type Progress interface {
+	// Start: total cells in the shard, done of them finished before
+	// (resumed).
+	Start(total, done int)
+	CellStart(c Cell)
+	// Tokens: the running cell has generated n of its cap.
+	Tokens(n, cap int)
+	CellEnd(c Cell, row runlog.RunRow)
+	// Finish: the run is over (normally or not).
+	Finish()
+}
+
+// LinePrinter is the plain Progress: a line per finished cell with tokens/s,
+// acceptance and the ETA, and a line every Every within a long cell, for
+// logs that are no terminal (batch jobs, Slurm).
+type LinePrinter struct {
+	W     io.Writer
+	Every time.Duration // 0: 30 s
+
+	total, done, startN int
+	started, last       time.Time
+	cell                Cell
+}
+
+func (p *LinePrinter) Start(total, done int) {
+	p.total, p.done, p.startN, p.started = total, done, done, time.Now()
+}
+
+func (p *LinePrinter) CellStart(c Cell) { p.cell, p.last = c, time.Now() }
+
+func (p *LinePrinter) Tokens(n, cap int) {
+	every := p.Every
+	if every == 0 {
+		every = 30 * time.Second
+	}
+	if time.Since(p.last) >= every {
+		p.last = time.Now()
+		fmt.Fprintf(p.W, "[%d/%d] %s: %d of %d tokens%s\n", p.done+1, p.total, p.cell.ID(), n, cap, p.eta())
+	}
+}
+
+func (p *LinePrinter) CellEnd(c Cell, row runlog.RunRow) {
+	p.done++
+	acc := "—"
+	if row.AcceptRate != nil {
+		acc = fmt.Sprintf("%.0f%%", 100**row.AcceptRate)
+	}
+	fmt.Fprintf(p.W, "[%d/%d] %-40s %4d tok %7.1f tok/s, accepted %s%s\n",
+		p.done, p.total, c.ID(), row.Generated, row.GenTPS, acc, p.eta())
+}
+
+func (p *LinePrinter) Finish() {}
+
+// eta is ", ETA 1m20s" from the cells done in this run (resumed ones cost
+// nothing), or "" before the first or after the last.
+func (p *LinePrinter) eta() string {
+	d := p.done - p.startN
+	if d <= 0 || p.done >= p.total {
+		return ""
+	}
+	per := time.Since(p.started) / time.Duration(d)
+	return fmt.Sprintf(", ETA %s", (per * time.Duration(p.total-p.done)).Round(time.Second))
 }
 
 // Summary is what a run did.
@@ -146,8 +211,13 @@ func (r *Runner) Run(ctx context.Context) (*Summary, error) {
 		w.RollRows = r.RollRows
 	}
 	var runErr error
-	r.started, r.startN = time.Now(), sum.Skipped
-	for i, c := range todo {
+	prog := r.Progress
+	if prog == nil {
+		prog = silent{}
+	}
+	prog.Start(sum.Cells, sum.Skipped)
+	defer prog.Finish()
+	for _, c := range todo {
 		if ctx.Err() != nil {
 			runErr = ErrInterrupted
 			break
@@ -155,6 +225,7 @@ func (r *Runner) Run(ctx context.Context) (*Summary, error) {
 		if r.Before != nil {
 			r.Before(c)
 		}
+		prog.CellStart(c)
 		var row runlog.RunRow
 		if srv != nil {
 			row, err = srv.cell(ctx, meta.RunID, r.Shard.String(), c, r.Exp)
@@ -170,7 +241,7 @@ func (r *Runner) Run(ctx context.Context) (*Summary, error) {
 					break
 				}
 			}
-			row, err = loaded.cell(ctx, w, meta.RunID, r.Shard.String(), c, r.Exp)
+			row, err = loaded.cell(ctx, w, meta.RunID, r.Shard.String(), c, r.Exp, prog)
 		}
 		if errors.Is(err, context.Canceled) || ctx.Err() != nil {
 			runErr = ErrInterrupted
@@ -188,7 +259,7 @@ func (r *Runner) Run(ctx context.Context) (*Summary, error) {
 			break
 		}
 		sum.Done++
-		r.progress(i+1+sum.Skipped, sum.Cells, c, row)
+		prog.CellEnd(c, row)
 	}
 	if err := w.Close(); err != nil && runErr == nil {
 		runErr = err
@@ -229,24 +300,6 @@ func (r *Runner) design(row *runlog.RunRow, c Cell) {
 	row.Category = c.Task.Category
 	row.Block, row.ExecOrder = int32(c.Block), int32(c.Slot)
 	row.Order, row.OrderSeed = r.Exp.CellOrder(), int64(r.Exp.CellOrderSeed())
-}
-
-func (r *Runner) progress(n, total int, c Cell, row runlog.RunRow) {
-	if r.Progress == nil {
-		return
-	}
-	acc := "—"
-	if row.AcceptRate != nil {
-		acc = fmt.Sprintf("%.0f%%", 100**row.AcceptRate)
-	}
-	// ETA from the cells done in this run (resumed ones cost nothing).
-	eta := ""
-	if done := n - r.startN; done > 0 && n < total {
-		per := time.Since(r.started) / time.Duration(done)
-		eta = fmt.Sprintf(", ETA %s", (per * time.Duration(total-n)).Round(time.Second))
-	}
-	fmt.Fprintf(r.Progress, "[%d/%d] %-40s %4d tok %7.1f tok/s, accepted %s%s\n",
-		n, total, c.ID(), row.Generated, row.GenTPS, acc, eta)
 }
 
 // openFolder creates the run folder with its run.json, or checks that an
@@ -373,6 +426,14 @@ func fingerprint(path string) string {
 	return "sampled:" + hex.EncodeToString(h.Sum(nil))
 }
 
+type silent struct{}
+
+func (silent) Start(int, int)              {}
+func (silent) CellStart(Cell)              {}
+func (silent) Tokens(int, int)             {}
+func (silent) CellEnd(Cell, runlog.RunRow) {}
+func (silent) Finish()                     {}
+
 // NewLogSink returns the spec.Sink that writes a cell's events to w.
 func NewLogSink(w *runlog.Writer, runID, cellID, execID string) spec.Sink {
 	return &logSink{w: w, run: runID, cell: cellID, exec: execID}
@@ -383,9 +444,16 @@ type logSink struct {
 	w               *runlog.Writer
 	run, cell, exec string
 	err             error
+	// tokens hears the cell's tokens so far (nil: nobody)
+	tokens    func(n int)
+	generated int
 }
 
 func (s *logSink) OnStep(st *spec.Step) {
+	s.generated += st.Emitted
+	if s.tokens != nil {
+		s.tokens(s.generated)
+	}
 	if s.err != nil {
 		return
 	}
@@ -419,7 +487,7 @@ func (s *logSink) OnToken(t *spec.TokenEvent) {
 }
 
 // cell runs one cell and returns its runs row (not yet written).
-func (e *env) cell(ctx context.Context, w *runlog.Writer, runID, shard string, c Cell, x *Experiment) (runlog.RunRow, error) {
+func (e *env) cell(ctx context.Context, w *runlog.Writer, runID, shard string, c Cell, x *Experiment, prog Progress) (runlog.RunRow, error) {
 	started := time.Now()
 	g, err := e.Generation(c.Config, x.Sampling, x.Seed+uint64(c.Repeat-1))
 	if err != nil {
@@ -434,7 +502,8 @@ func (e *env) cell(ctx context.Context, w *runlog.Writer, runID, shard string, c
 	}
 	var xb [8]byte
 	rand.Read(xb[:])
-	sink := &logSink{w: w, run: runID, cell: c.ID(), exec: hex.EncodeToString(xb[:])}
+	sink := &logSink{w: w, run: runID, cell: c.ID(), exec: hex.EncodeToString(xb[:]),
+		generated: 1, tokens: func(n int) { prog.Tokens(n, cfg.NPredict) }} // the first token comes before the first step
 	e.Loop.Clear()
 	res, err := spec.Generate(ctx, e.Loop, prop, prompt, cfg, sink)
 	if err != nil {

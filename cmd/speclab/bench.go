@@ -453,9 +453,11 @@ func only(g int) []int64 {
 	return h
 }
 
-// check predicts each drafting configuration of the run from its measured
-// α, γ and share of drafting steps.
+// check predicts each drafting configuration of the run as the run
+// measures its speedup: task by task (from the task's α and draft-length
+// histogram), then the geometric mean over tasks.
 func (r *benchReport) check(run *analysis.Data) {
+	byTask := analysis.Summarize(run, []analysis.Dim{analysis.ByConfig, analysis.ByTask})
 	for _, s := range analysis.Summarize(run, []analysis.Dim{analysis.ByConfig}) {
 		if s.Baseline || s.AA || s.Drafted == 0 || s.Steps == 0 {
 			continue
@@ -471,16 +473,39 @@ func (r *benchReport) check(run *analysis.Data) {
 		}
 		share := float64(s.DraftSteps) / float64(s.Steps)
 		ch := benchCheck{Config: s.Config, Alpha: s.Alpha, Gamma: s.Gamma, Drafting: analysis.Num(share), Measured: s.Speedup.Mean}
-		hist := make([]int64, len(s.AcceptHist))
-		for k, row := range s.AcceptHist {
-			for _, n := range row {
-				hist[k] += n
+		var logSum float64
+		var n int
+		for _, t := range byTask {
+			if t.Config != s.Config || !t.Speedup.Mean.OK() {
+				continue
+			}
+			alpha := float64(t.Alpha)
+			if !t.Alpha.OK() {
+				alpha = 0 // nothing drafted: α does not enter
+			}
+			if p := r.Costs.Predict(alpha, histogram(t.AcceptHist), model); p > 0 {
+				logSum += math.Log(p)
+				n++
 			}
 		}
-		ch.Predicted = analysis.Num(r.Costs.Predict(float64(s.Alpha), hist, model))
+		ch.Predicted = analysis.Num(math.NaN())
+		if n > 0 {
+			ch.Predicted = analysis.Num(math.Exp(logSum / float64(n)))
+		}
 		ch.Error = analysis.Num(float64(ch.Predicted)/float64(ch.Measured) - 1)
 		r.Checks = append(r.Checks, ch)
 	}
+}
+
+// histogram counts the steps by draft length from counts[k][j].
+func histogram(counts [][]int64) []int64 {
+	hist := make([]int64, len(counts))
+	for k, row := range counts {
+		for _, n := range row {
+			hist[k] += n
+		}
+	}
+	return hist
 }
 
 func (r *benchReport) print(c *cli.Context) {
@@ -536,7 +561,7 @@ func (r *benchReport) print(c *cli.Context) {
 	if len(r.Checks) == 0 {
 		return
 	}
-	fmt.Fprintln(w, "\nprediction against the run (α, γ and the share of drafting steps as the run measured them):")
+	fmt.Fprintln(w, "\nprediction against the run: task by task from the task's α and draft lengths, geometric mean over tasks, as the run's speedup is measured (α, γ, drafting: the configuration's):")
 	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "config\tα\tγ\tdrafting\tpredicted\tmeasured\terror\t")
 	for _, ch := range r.Checks {

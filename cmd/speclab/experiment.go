@@ -30,7 +30,7 @@ func runFlags() []cli.Flag {
 		&cli.BoolFlag{Name: "resume", Usage: "continue the run folder given with --out, skipping finished cells"},
 		&cli.StringFlag{Name: "shard", Usage: "run only shard K of N of the cells (e.g. 2/8), for Slurm arrays or indexed jobs"},
 		&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "no progress lines (as --progress none)"},
-		&cli.StringFlag{Name: "progress", Usage: "progress lines on stderr, one per finished cell with an ETA: auto (on a terminal), plain (always: batch jobs, Slurm logs) or none", Value: "auto"},
+		&cli.StringFlag{Name: "progress", Usage: "progress on stderr: bar (the cells with an ETA and the running cell's tokens), plain (a line per finished cell with the ETA, and one every 30 s in a long cell: batch jobs, Slurm logs), auto (bar on a terminal, else plain) or none", Value: "auto"},
 		&cli.IntFlag{Name: "roll-rows", Usage: "step and token rows per log part", Value: runlog.DefaultRollRows, Hidden: true},
 		&cli.StringFlag{Name: "server", Usage: "send the battery to your running llama-server at this URL instead (experiment files: key server): one configuration, the server's own; start it with --metrics for drafting steps"},
 		&cli.DurationFlag{Name: "server-timeout", Usage: "longest wait for the server's answer to one request", Value: 10 * time.Minute},
@@ -95,6 +95,9 @@ Examples:
 					fmt.Fprintln(c.App.Writer, "# speclab experiment: keys follow llama-server's flags; unknown keys are errors.")
 					fmt.Fprintln(c.App.Writer, "# battery: seed, code, or a YAML file {name, tasks: [{name, prompt, n_predict}]}")
 					fmt.Fprintln(c.App.Writer, "# several models: targets: [a.gguf, b.gguf] and drafts: [d.gguf] instead of target and draft")
+					fmt.Fprintln(c.App.Writer, "# design: order: random (the default, seeded by order_seed, else seed), abba or fixed, within each task and repeat;")
+					fmt.Fprintln(c.App.Writer, "#   noise_floor: false drops the A/A cell (the baseline timed twice per block, which says whether noise explains a speedup)")
+					fmt.Fprintln(c.App.Writer, "# a battery's task may name its category (Spec-Bench's: translation, qa, math_reasoning, summarization, rag, multi_turn; or coding, writing, reasoning)")
 					enc := yaml.NewEncoder(c.App.Writer)
 					enc.SetIndent(2)
 					return enc.Encode(exp)
@@ -305,11 +308,13 @@ func execute(c *cli.Context, exp *experiments.Experiment) (*experiments.Summary,
 	r := &experiments.Runner{Exp: exp, Dir: out, Shard: shard, Resume: c.Bool("resume"), Lib: lib, Version: speclabVersion(),
 		RollRows: c.Int("roll-rows"), Server: srv}
 	switch p := c.String("progress"); {
-	case p != "auto" && p != "plain" && p != "none":
-		return nil, usagef("--progress %q: want auto, plain or none", p)
+	case p != "auto" && p != "bar" && p != "plain" && p != "none":
+		return nil, usagef("--progress %q: want auto, bar, plain or none", p)
 	case c.Bool("quiet") || p == "none":
-	case p == "plain" || isTerminal(os.Stderr):
-		r.Progress = c.App.ErrWriter
+	case p == "bar" || p == "auto" && isTerminal(os.Stderr):
+		r.Progress = newBarProgress(c.App.ErrWriter)
+	default:
+		r.Progress = &experiments.LinePrinter{W: c.App.ErrWriter}
 	}
 	sum, err := r.Run(ctx)
 	if errors.Is(err, experiments.ErrInterrupted) {
