@@ -345,10 +345,10 @@ type (
 	para    string
 	preText string
 	figure  struct {
-		fig       *Figure
-		file      string // relative path of the file the Markdown links
-		png       []byte // embedded in the HTML when set
-		svg       []byte // else this
+		fig        *Figure
+		file       string   // relative path of the file the Markdown links
+		png        []byte   // embedded in the HTML when set
+		svg        []byte   // else this
 		alternates []string // the other formats' files
 	}
 )
