@@ -128,15 +128,23 @@ type Costs struct {
 	// with logits for all (the verify of a draft of VerifyBatch[i]−1).
 	VerifyBatch []int     `json:"verify_batch"`
 	VerifyMs    []float64 `json:"verify_ms"`
-	// DraftFixedMs + DraftPerTokenMs·k is a draft model's proposer on a
-	// step that drafts k tokens, as the loop spends it: catching up with
-	// the accepted tokens, one decode and one sample per drafted token,
-	// synchronisation (0 without a draft model).
+	// DraftFixedMs + DraftCatchUpMs·caught + DraftPerTokenMs·k is a draft
+	// model's proposer on a step that drafts k tokens after catching up
+	// with caught tokens, as the loop spends it: the catch-up decode, one
+	// decode and one sample per drafted token, synchronisation (0 without
+	// a draft model).
 	DraftFixedMs    float64 `json:"draft_fixed_ms"`
 	DraftPerTokenMs float64 `json:"draft_per_token_ms"`
-	// DraftEvictMs is what the target's verify takes more when a draft
-	// model ran before it (its weights and activations took the caches).
-	DraftEvictMs float64 `json:"draft_evict_ms"`
+	// DraftCatchUpMs is the draft's time per token it catches up with at
+	// the start of a step (the previous step's accepted tokens and the
+	// target's own).
+	DraftCatchUpMs float64 `json:"draft_catch_up_ms"`
+	// DraftVerifyMs[i] is the target's verify of a draft of
+	// DraftVerifyK[i] tokens when a draft model ran before it, as the loop
+	// spends it (the draft's weights and activations took the caches):
+	// with a draft model, verify times come from these, linear in k.
+	DraftVerifyK  []int     `json:"draft_verify_k"`
+	DraftVerifyMs []float64 `json:"draft_verify_ms"`
 	// NgramMs is an n-gram proposer's time per step.
 	NgramMs float64 `json:"ngram_ms"`
 	// CheckFixedMs + CheckPerTokenMs·k is the rest of a drafting step of k
@@ -149,6 +157,41 @@ type Costs struct {
 	// decoded again.
 	RollbackMs float64 `json:"rollback_ms"`
 	Replay     bool    `json:"replay"`
+	// The cost of context: VerifyMs was timed at context position
+	// VerifyPos and PlainMs over steps at PlainPos on average; every batch
+	// token costs PosSlopeMs more per position further (attention reads
+	// every earlier position).
+	VerifyPos  float64 `json:"verify_pos"`
+	PlainPos   float64 `json:"plain_pos"`
+	PosSlopeMs float64 `json:"pos_slope_ms"`
+	// PlainSlopeMs is what a one-token step costs more per position
+	// further (fitted over the plain loop's steps).
+	PlainSlopeMs float64 `json:"plain_slope_ms"`
+}
+
+// verifyAtPos is VerifyAt(b) at context position pos.
+func (c Costs) verifyAtPos(b, pos float64) float64 {
+	return c.VerifyAt(b) + c.PosSlopeMs*b*(pos-c.VerifyPos)
+}
+
+// draftVerifyAtPos is a verify of b tokens after the draft model ran, at
+// pos: the line through DraftVerifyMs (one point: shifted VerifyAt), else
+// VerifyAt.
+func (c Costs) draftVerifyAtPos(b, pos float64) float64 {
+	k, v := c.DraftVerifyK, c.DraftVerifyMs
+	at := c.PosSlopeMs * b * (pos - c.VerifyPos)
+	switch {
+	case len(k) >= 2 && len(k) == len(v) && k[1] != k[0]:
+		return v[0] + (b-1-float64(k[0]))*(v[1]-v[0])/float64(k[1]-k[0]) + at
+	case len(k) == 1 && len(v) == 1:
+		return c.VerifyAt(b) + v[0] - c.VerifyAt(float64(k[0]+1)) + at
+	}
+	return c.verifyAtPos(b, pos)
+}
+
+// plainAt is a plain step at context position pos.
+func (c Costs) plainAt(pos float64) float64 {
+	return c.PlainMs + c.PlainSlopeMs*(pos-c.PlainPos)
 }
 
 // VerifyAt is the verify time of a batch of b tokens: linear between the
@@ -180,10 +223,16 @@ func (c Costs) VerifyAt(b float64) float64 {
 //	propose(k) + verify(k+1) + check(k) + P(reject)·(rollback + replay)
 //
 // where P(reject) = 1 − α^k and the replay (targets that cannot drop a
-// tail) decodes the accepted tokens again; an empty draft emits one token
-// in about a plain step. Unlike Leviathan's formula every term is a
+// tail) decodes [the step's first token + the accepted ones + the target's
+// own] again and keeps the bonus token that decode gives (one token more
+// on a rejected step); an empty draft emits one token in about a plain
+// step. Unlike Leviathan's formula every term is a
 // measured time, the verify cost included.
-func (c Costs) Predict(alpha float64, steps []int64, model bool) float64 {
+//
+// The configuration's steps run at context position pos on average, its
+// baseline's at basePos (a configuration with a longer prompt verifies
+// further into the context than the baseline it is compared with).
+func (c Costs) Predict(alpha float64, steps []int64, model bool, pos, basePos float64) float64 {
 	if !(c.PlainMs > 0) || math.IsNaN(alpha) {
 		return math.NaN()
 	}
@@ -195,26 +244,35 @@ func (c Costs) Predict(alpha float64, steps []int64, model bool) float64 {
 		w := float64(n)
 		if k == 0 {
 			tokens += w
-			time += w * (c.PlainMs + c.NgramMs*b2f(!model))
+			time += w * (c.plainAt(pos) + c.NgramMs*b2f(!model))
 			continue
 		}
 		kf := float64(k)
 		propose := c.NgramMs
 		if model {
-			propose = c.DraftFixedMs + kf*c.DraftPerTokenMs + c.DraftEvictMs
+			// it catches up with the previous step's accepted tokens and
+			// the target's own: E(α, k) on average
+			propose = c.DraftFixedMs + c.DraftCatchUpMs*ExpectedTokens(alpha, kf) + kf*c.DraftPerTokenMs
 		}
 		reject := 1 - math.Pow(alpha, kf)
 		undo := c.RollbackMs
-		if c.Replay {
-			undo += c.VerifyAt(expectedAcceptedGivenReject(alpha, k) + 1)
-		}
 		tokens += w * ExpectedTokens(alpha, kf)
-		time += w * (propose + c.VerifyAt(kf+1) + c.CheckFixedMs + kf*c.CheckPerTokenMs + reject*undo)
+		if c.Replay {
+			// as llama-server's replay: [cur + accepted + own] decoded
+			// again after the restore, and its bonus token kept
+			undo += c.verifyAtPos(expectedAcceptedGivenReject(alpha, k)+2, pos)
+			tokens += w * reject
+		}
+		verify := c.verifyAtPos(kf+1, pos)
+		if model {
+			verify = c.draftVerifyAtPos(kf+1, pos)
+		}
+		time += w * (propose + verify + c.CheckFixedMs + kf*c.CheckPerTokenMs + reject*undo)
 	}
 	if time == 0 {
 		return math.NaN()
 	}
-	return tokens * c.PlainMs / time
+	return tokens * c.plainAt(basePos) / time
 }
 
 // expectedAcceptedGivenReject is E[j | j < k] when each of k tokens is

@@ -536,13 +536,28 @@ func (c *Context) ResetPerf() { c.model.lib.c.llamaPerfCtxReset(c.ptr) }
 // GPU backends build their kernels (Vulkan pipelines, CUDA graphs) on first
 // use of a shape: seconds that would otherwise land in the first
 // measurements. 49 covers llama.cpp's n-gram drafts of m = 48.
-func (c *Context) Warmup(maxBatch int) error {
+func (c *Context) Warmup(maxBatch int) error { return c.warmup(maxBatch, false) }
+
+// WarmupEvery decodes every batch size from 1 to maxBatch once: a GPU
+// backend (Vulkan, CUDA, HIP) builds or picks kernels per batch shape on
+// first use, which costs up to seconds each time on Vulkan; a size left
+// out stalls the first verify of that size inside a timed run.
+func (c *Context) WarmupEvery(maxBatch int) error { return c.warmup(maxBatch, true) }
+
+func (c *Context) warmup(maxBatch int, every bool) error {
 	tok := Token(0)
 	if b := c.model.Info.BOS; b >= 0 {
 		tok = b
 	}
 	var sizes []int
-	for _, b := range []int{32, 1, 2, 3, 4, 5, 6, 7, 8, 9, 16, 24, 49} {
+	cands := []int{32, 1, 2, 3, 4, 5, 6, 7, 8, 9, 16, 24, 49}
+	if every {
+		cands = cands[:0]
+		for b := 1; b <= maxBatch; b++ {
+			cands = append(cands, b)
+		}
+	}
+	for _, b := range cands {
 		if b <= maxBatch && b <= c.nBatch && b <= c.nCtx {
 			sizes = append(sizes, b)
 		}

@@ -29,9 +29,13 @@ type Models struct {
 }
 
 // WarmBatch is the largest verify batch warmed up before anything is
-// timed: an n-gram draft of m = 48 and its last token. GPU backends build
-// their kernels on the first use of a batch shape (seconds on Vulkan).
-const WarmBatch = 49
+// timed: ngram-mod's longest draft (n_max 64) and its last token. GPU
+// backends build their kernels on the first use of a batch shape (up to
+// seconds each on Vulkan: 63 drafting steps of ngram-mod once averaged
+// 210 ms of verify on an H200 against 1.5 ms for warmed shapes), so on a
+// GPU every size up to it is decoded once; on the CPU a sparse set is
+// enough to page the weights in.
+const WarmBatch = terms.NgramModNMax + 1
 
 // draftWarmBatch is the largest batch a draft model decodes (a prompt
 // chunk aside).
@@ -135,7 +139,11 @@ func Open(lib *engine.Lib, m Models) (*Session, error) {
 	if s.Loop, err = spec.NewTarget(s.TargetCtx); err != nil {
 		return nil, err
 	}
-	if err := s.TargetCtx.Warmup(WarmBatch); err != nil {
+	warm := s.TargetCtx.Warmup
+	if onGPU(lib, m.Context.GPULayers) {
+		warm = s.TargetCtx.WarmupEvery
+	}
+	if err := warm(WarmBatch); err != nil {
 		return nil, err
 	}
 	if s.Draft != nil {
@@ -144,7 +152,15 @@ func Open(lib *engine.Lib, m Models) (*Session, error) {
 		if s.DraftCtx, err = s.Draft.NewContext(dp); err != nil {
 			return nil, err
 		}
-		if err := s.DraftCtx.Warmup(draftWarmBatch); err != nil {
+		warm := s.DraftCtx.Warmup
+		ngld := m.Context.GPULayers
+		if m.Context.GPULayersDraft != nil {
+			ngld = *m.Context.GPULayersDraft
+		}
+		if onGPU(lib, ngld) {
+			warm = s.DraftCtx.WarmupEvery
+		}
+		if err := warm(draftWarmBatch); err != nil {
 			return nil, err
 		}
 	}
@@ -154,6 +170,20 @@ func Open(lib *engine.Lib, m Models) (*Session, error) {
 	}
 	ok = true
 	return s, nil
+}
+
+// onGPU reports whether a model with ngl layers offloaded runs on a GPU
+// of lib.
+func onGPU(lib *engine.Lib, ngl int) bool {
+	if ngl == 0 {
+		return false
+	}
+	for _, d := range lib.Devices() {
+		if d.Type == engine.DeviceGPU || d.Type == engine.DeviceIGPU {
+			return true
+		}
+	}
+	return false
 }
 
 // Close frees the contexts and models.

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"github.com/urfave/cli/v2"
+	"gonum.org/v1/gonum/mat"
 
 	"github.com/speclab/speclab/analysis"
 	"github.com/speclab/speclab/engine"
@@ -40,7 +42,7 @@ type benchReport struct {
 	// token (at the longest draft timed) over a plain step, Leviathan's c.
 	DraftIsolatedMs float64 `json:"draft_isolated_ms,omitempty"`
 	// LoopScale is the plain loop's verify of one token over a bare
-	// decode's: Costs.VerifyMs is VerifyMs scaled by it.
+	// decode's (Costs.VerifyMs takes the loop's for one token).
 	LoopScale float64     `json:"loop_scale"`
 	C         float64     `json:"c,omitempty"`
 	BreakEven []*float64  `json:"break_even_alpha,omitempty"` // null: no acceptance rate breaks even
@@ -57,10 +59,26 @@ type benchCheck struct {
 	Config    string       `json:"config"`
 	Alpha     analysis.Num `json:"alpha"`
 	Gamma     analysis.Num `json:"gamma"`
-	Drafting  analysis.Num `json:"drafting_share"` // steps with a draft / steps
-	Measured  analysis.Num `json:"measured_speedup"`
+	Drafting  analysis.Num `json:"drafting_share"`   // steps with a draft / steps
+	Measured  analysis.Num `json:"measured_speedup"` // geometric mean over the tasks that are not too short to time
 	Predicted analysis.Num `json:"predicted_speedup"`
 	Error     analysis.Num `json:"relative_error"` // predicted / measured − 1
+	Tasks     []taskCheck  `json:"tasks"`
+	// ShortTasks are left out of Predicted and Measured: their cells (or
+	// their baseline's) are too short to time.
+	ShortTasks int `json:"short_tasks_left_out"`
+	// NoiseFloor is the run's own noise floor for this configuration's
+	// speedup (analysis.Noise): an error within it is below what the run
+	// can resolve.
+	NoiseFloor analysis.Num `json:"noise_floor"`
+}
+
+// taskCheck is one task's share of a check.
+type taskCheck struct {
+	Task      string       `json:"task"`
+	Alpha     analysis.Num `json:"alpha"`
+	Predicted analysis.Num `json:"predicted_speedup"`
+	Measured  analysis.Num `json:"measured_speedup"`
 }
 
 func benchCommand() *cli.Command {
@@ -90,7 +108,7 @@ Examples:
 		Flags: append(modelFlags(),
 			&cli.IntFlag{Name: "max-batch", Usage: "largest verify batch measured (n_max + 1)", Value: 8},
 			&cli.IntFlag{Name: "reps", Usage: "repetitions per measurement (the median is kept)", Value: 15},
-			&cli.IntFlag{Name: "loop-tokens", Usage: "tokens of each timed generation", Value: 128},
+			&cli.IntFlag{Name: "loop-tokens", Usage: "tokens of each timed generation", Value: 256},
 			&cli.StringFlag{Name: "run", Usage: "a run folder: predict each of its configurations from its measured α and γ, beside its measured speedup"},
 			&cli.BoolFlag{Name: "json", Usage: "print the measurements as JSON"},
 		),
@@ -164,33 +182,44 @@ func runModels(c *cli.Context, run *analysis.Data, m *experiments.Models) {
 }
 
 // verifySizes are the verify batches bench times: 1..maxB, and beyond,
-// up to the longest draft of the run (+1), a coarser grid.
+// the batches the run verified most (its drafts' lengths + 1, up to 24 of
+// them: kernels change at some sizes, so a coarse grid misses steps), or a
+// coarse grid up to its longest draft.
 func verifySizes(maxB int, run *analysis.Data) []int {
 	var sizes []int
 	for b := 1; b <= maxB; b++ {
 		sizes = append(sizes, b)
 	}
-	need := 0
-	if run != nil {
-		for _, c := range run.Cells {
-			need = max(need, len(c.S.ByK)) // the longest draft + 1
+	if run == nil {
+		return sizes
+	}
+	counts := map[int]int64{}
+	for _, c := range run.Cells {
+		for k, row := range c.S.ByK {
+			for _, n := range row {
+				if k+1 > maxB && k+1 <= 1024 {
+					counts[k+1] += n
+				}
+			}
 		}
 	}
-	for b := maxB; b < min(need, 1024); {
-		b = max(b+1, b*3/2)
-		sizes = append(sizes, b)
+	var more []int
+	for b := range counts {
+		more = append(more, b)
 	}
-	return sizes
+	slices.SortFunc(more, func(a, b int) int { return cmp.Compare(counts[b], counts[a]) })
+	more = more[:min(len(more), 24)]
+	slices.Sort(more)
+	return append(sizes, more...)
 }
 
 // measure fills the verify curve, the rollback and the loop's costs.
-func (r *benchReport) measure(ctx context.Context, s *experiments.Session, sizes []int, reps, loopN int, progress io.Writer) error {
+func (r *benchReport) measure(ctx context.Context, s *experiments.Session, sizes []int, reps, loopN int, progress io.Writer) (err error) {
 	room := s.TargetCtx.NCtx() - 64 - 1 // after measureTarget's prompt
 	sizes = slices.DeleteFunc(sizes, func(b int) bool { return b > room })
 	fmt.Fprintf(progress, "timing verify batches of %v tokens, %d times each\n", sizes, reps)
 	s.TargetCtx.ClearMemory()
 	var drop bool
-	var err error
 	r.VerifyMs, r.RollbackMs, drop, err = measureTarget(s.Target, s.TargetCtx, sizes, reps)
 	if err != nil {
 		return err
@@ -202,39 +231,76 @@ func (r *benchReport) measure(ctx context.Context, s *experiments.Session, sizes
 	}
 	r.Costs.VerifyBatch = sizes
 	r.Costs.RollbackMs, r.Costs.Replay = r.RollbackMs, !drop
-	maxB := 0 // the largest of the dense sizes 1..maxB
-	for i, b := range sizes {
-		if b == i+1 {
-			maxB = b
+	r.Costs.VerifyPos = 64 // measureTarget's prompt
+	if pos1 := min(64+1024, s.TargetCtx.NCtx()-maxDense(sizes)-2); pos1 > 64+128 {
+		fmt.Fprintf(progress, "timing verify batches at context position %d\n", pos1)
+		mb := maxDense(sizes)
+		if r.Costs.PosSlopeMs, err = measureSlope(s.TargetCtx, 64, pos1, mb, reps, drop, r.VerifyMs[0], r.VerifyMs[mb-1]); err != nil {
+			return err
 		}
 	}
+	maxB := maxDense(sizes)
 	s.Loop.Clear()
 	prompt, err := s.Prompt(experiments.CodeBattery.Tasks[0].Prompt, false, "")
 	if err != nil {
 		return err
 	}
-	timed := func(cfg experiments.Configuration) ([]spec.Step, error) {
-		fmt.Fprintf(progress, "timing the loop: %s, %d tokens\n", cfg.Name, loopN)
-		return s.TimeLoop(ctx, cfg, prompt, loopN)
-	}
-	plain, err := timed(experiments.Configuration{Name: "plain"})
+	// A prompt that repeats itself, so that the n-gram method drafts long
+	// (what its checking and sampling cost per token is fitted on).
+	echo, err := s.Prompt(strings.Repeat(experiments.CodeBattery.Tasks[0].Prompt, 4), false, "")
 	if err != nil {
 		return err
 	}
-	r.Costs.PlainMs = medianOf(plain, func(st spec.Step) float64 { return ms(st.Propose + st.Verify + st.Rollback + st.Overhead) })
-	// Bare decodes run slower than the loop's (which reuses its graph and
-	// finds its caches warm): the curve is scaled to the plain loop's
-	// verify of one token.
-	r.LoopScale = medianOf(plain, func(st spec.Step) float64 { return ms(st.Verify) }) / r.VerifyMs[0]
-	r.Costs.VerifyMs = make([]float64, len(r.VerifyMs))
-	for i, v := range r.VerifyMs {
-		r.Costs.VerifyMs[i] = v * r.LoopScale
+	timedOn := func(cfg experiments.Configuration, prompt []engine.Token, n int) ([]spec.Step, error) {
+		fmt.Fprintf(progress, "timing the loop: %s, %d tokens\n", cfg.Name, n)
+		return s.TimeLoop(ctx, cfg, prompt, n)
 	}
-	ngram, err := timed(experiments.Configuration{Name: "ngram-simple", SpecType: "ngram-simple"})
+	timed := func(cfg experiments.Configuration) ([]spec.Step, error) { return timedOn(cfg, prompt, loopN) }
+	// The plain loops run longer: their steps also give the cost of a
+	// position further into the context.
+	plainN := min(2*loopN, s.TargetCtx.NCtx()-len(prompt)-1)
+	timedPlain := func(name string) ([]spec.Step, error) {
+		return timedOn(experiments.Configuration{Name: name}, prompt, plainN)
+	}
+	// The plain loop runs first and last: its step is the unit of every
+	// prediction, so a drift between the two halves shows in neither.
+	plain, err := timedPlain("plain")
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			return
+		}
+		var again []spec.Step
+		if again, err = timedPlain("plain, again"); err != nil {
+			return
+		}
+		both := append(plain, again...)
+		stepMs := func(st spec.Step) float64 { return ms(st.Propose + st.Verify + st.Rollback + st.Overhead) }
+		r.Costs.PlainMs = medianOf(both, stepMs)
+		r.Costs.PlainPos = mean(positions(both))
+		r.Costs.PlainSlopeMs = slopeByPos(both, stepMs)
+
+		s.Loop.Clear()
+	}()
+	r.Costs.PlainMs = medianOf(plain, func(st spec.Step) float64 { return ms(st.Propose + st.Verify + st.Rollback + st.Overhead) })
+	// A bare decode of one token does not run as the loop's does (the
+	// loop reuses its graph and finds its caches warm, and one token is
+	// quick enough for either to show): the curve takes the plain loop's
+	// verify for one token, and the bare decodes for batches, which are
+	// bound by arithmetic.
+	loopOne := medianOf(plain, func(st spec.Step) float64 { return ms(st.Verify) })
+	r.LoopScale = loopOne / r.VerifyMs[0]
+	r.Costs.PlainPos = mean(positions(plain))
+	r.Costs.VerifyMs = slices.Clone(r.VerifyMs)
+	r.Costs.VerifyMs[0] = loopOne
+	ngram, err := timedOn(experiments.Configuration{Name: "ngram-simple on a prompt that repeats itself", SpecType: "ngram-simple"}, echo, loopN)
 	if err != nil {
 		return err
 	}
 	r.Costs.NgramMs = medianOf(ngram, func(st spec.Step) float64 { return ms(st.Propose) })
+
 	var drafting []spec.Step
 	pick := func(steps []spec.Step) {
 		for _, st := range steps {
@@ -249,18 +315,21 @@ func (r *benchReport) measure(ctx context.Context, s *experiments.Session, sizes
 	}()
 	if s.Draft != nil {
 		// Two draft lengths, full drafts (p_min 0): the proposer's time is
-		// a fixed part (catching up) plus a part per drafted token.
+		// a fixed part, a part per token it catches up with (the previous
+		// step's accepted tokens and the target's own) and a part per
+		// drafted token, fitted over the steps.
+		var pts []catchUp
 		var ks, ps []float64
-		var evict float64
 		for _, n := range []int{2, max(3, maxB-1)} {
 			steps, err := timed(experiments.Configuration{Name: fmt.Sprintf("draft-simple n_max %d", n), SpecType: "draft-simple", NMax: &n, PMin: new(0.0)})
 			if err != nil {
 				return err
 			}
 			var full []spec.Step
-			for _, st := range steps {
-				if st.Drafted == n {
+			for i, st := range steps {
+				if st.Drafted == n && i > 0 {
 					full = append(full, st)
+					pts = append(pts, catchUp{k: n, caught: steps[i-1].Accepted + 1, ms: ms(st.Propose)})
 				}
 			}
 			if len(full) == 0 {
@@ -268,12 +337,11 @@ func (r *benchReport) measure(ctx context.Context, s *experiments.Session, sizes
 			}
 			ks = append(ks, float64(n))
 			ps = append(ps, medianOf(full, func(st spec.Step) float64 { return ms(st.Propose) }))
-			evict += medianOf(full, func(st spec.Step) float64 { return ms(st.Verify) }) - r.Costs.VerifyAt(float64(n+1))
+			r.Costs.DraftVerifyK = append(r.Costs.DraftVerifyK, n)
+			r.Costs.DraftVerifyMs = append(r.Costs.DraftVerifyMs, medianOf(full, func(st spec.Step) float64 { return ms(st.Verify) })-r.Costs.PosSlopeMs*float64(n+1)*(mean(positions(full))-r.Costs.VerifyPos))
 			pick(steps)
 		}
-		r.Costs.DraftEvictMs = evict / 2
-		r.Costs.DraftPerTokenMs = max(0, (ps[1]-ps[0])/(ks[1]-ks[0]))
-		r.Costs.DraftFixedMs = max(0, ps[0]-ks[0]*r.Costs.DraftPerTokenMs)
+		r.Costs.DraftFixedMs, r.Costs.DraftCatchUpMs, r.Costs.DraftPerTokenMs = fitCatchUp(pts)
 		// Leviathan's c: the proposer's time per drafted token at the
 		// longest draft timed, over a plain step.
 		r.C = ps[1] / ks[1] / r.Costs.PlainMs
@@ -287,6 +355,91 @@ func (r *benchReport) measure(ctx context.Context, s *experiments.Session, sizes
 	}
 	s.Loop.Clear()
 	return nil
+}
+
+// catchUp is one drafting step of draft-simple: k tokens drafted after
+// catching up with caught tokens, in ms.
+type catchUp struct {
+	k, caught int
+	ms        float64
+}
+
+// fitCatchUp fits ms = a + b·caught + c·k by least squares over the
+// medians of each (k, caught), weighted by their counts, with a, b, c ≥ 0
+// (a coefficient that comes out negative is dropped and the rest refitted).
+func fitCatchUp(pts []catchUp) (a, b, c float64) {
+	type key struct{ k, caught int }
+	groups := map[key][]float64{}
+	for _, p := range pts {
+		groups[key{p.k, p.caught}] = append(groups[key{p.k, p.caught}], p.ms)
+	}
+	var rows [][3]float64
+	var ys, ws []float64
+	for g, v := range groups {
+		rows = append(rows, [3]float64{1, float64(g.caught), float64(g.k)})
+		ys = append(ys, median(v))
+		ws = append(ws, float64(len(v)))
+	}
+	use := [3]bool{true, true, true}
+	for range 3 {
+		coef, ok := leastSquares(rows, ys, ws, use)
+		if !ok {
+			break
+		}
+		neg := -1
+		for i := range coef {
+			if use[i] && coef[i] < 0 {
+				neg = i
+			}
+		}
+		if neg < 0 {
+			return coef[0], coef[1], coef[2]
+		}
+		use[neg] = false
+	}
+	// too little variation: the time per drafted token alone
+	var sum, n float64
+	for _, p := range pts {
+		sum += p.ms
+		n += float64(p.k)
+	}
+	if n == 0 {
+		return 0, 0, 0
+	}
+	return 0, 0, sum / n
+}
+
+// leastSquares solves the weighted normal equations for the columns in
+// use (the others are 0); ok is false when they are singular.
+func leastSquares(rows [][3]float64, ys, ws []float64, use [3]bool) (coef [3]float64, ok bool) {
+	var idx []int
+	for i, u := range use {
+		if u {
+			idx = append(idx, i)
+		}
+	}
+	n := len(idx)
+	ata := mat.NewDense(n, n, nil)
+	aty := mat.NewVecDense(n, nil)
+	for r, row := range rows {
+		for i, ci := range idx {
+			aty.SetVec(i, aty.AtVec(i)+ws[r]*row[ci]*ys[r])
+			for j, cj := range idx {
+				ata.Set(i, j, ata.At(i, j)+ws[r]*row[ci]*row[cj])
+			}
+		}
+	}
+	var x mat.VecDense
+	if err := x.SolveVec(ata, aty); err != nil {
+		return coef, false
+	}
+	if c := mat.Cond(ata, 2); math.IsInf(c, 0) || c > 1e12 {
+		return coef, false
+	}
+	for i, ci := range idx {
+		coef[ci] = x.AtVec(i)
+	}
+	return coef, true
 }
 
 // fitByK fits a + b·k to f over the steps by least squares on the median
@@ -324,6 +477,55 @@ func mean(v []float64) float64 {
 	return s / float64(len(v))
 }
 
+// slopeByPos fits f against the steps' context positions (least squares
+// over the medians of 32-position bins of at least 8 steps) and returns the
+// slope, ≥ 0.
+func slopeByPos(steps []spec.Step, f func(spec.Step) float64) float64 {
+	bins := map[int][]spec.Step{}
+	for _, st := range steps {
+		bins[st.Pos/32] = append(bins[st.Pos/32], st)
+	}
+	var xs, ys []float64
+	for b, g := range bins {
+		if len(g) < 8 { // the loop's first steps: cold, and a lever on the fit
+			continue
+		}
+		xs = append(xs, float64(b*32+16))
+		ys = append(ys, medianOf(g, f))
+	}
+	if len(xs) < 2 {
+		return 0
+	}
+	mx, my := mean(xs), mean(ys)
+	var sxy, sxx float64
+	for i := range xs {
+		sxy += (xs[i] - mx) * (ys[i] - my)
+		sxx += (xs[i] - mx) * (xs[i] - mx)
+	}
+	return max(0, sxy/sxx)
+}
+
+// maxDense is the largest b such that sizes begins 1, 2, …, b.
+func maxDense(sizes []int) int {
+	b := 0
+	for i, n := range sizes {
+		if n != i+1 {
+			break
+		}
+		b = n
+	}
+	return b
+}
+
+// positions are the steps' context positions.
+func positions(steps []spec.Step) []float64 {
+	out := make([]float64, len(steps))
+	for i, st := range steps {
+		out[i] = float64(st.Pos)
+	}
+	return out
+}
+
 // medianOf is the median of f over the steps (NaN for none).
 func medianOf(steps []spec.Step, f func(spec.Step) float64) float64 {
 	if len(steps) == 0 {
@@ -357,52 +559,104 @@ func measureTarget(m *engine.Model, ctx *engine.Context, sizes []int, reps int) 
 		return nil, 0, false, err
 	}
 	pos := len(prompt)
-	var ck engine.Checkpoint
 	batch := make([]engine.Token, maxB)
 	for i := range batch {
 		batch[i] = prompt[(i+1)%len(prompt)]
 	}
-	var rollback []float64
-	ts := make([][]float64, len(sizes))
-	// Each size is decoded several times in a row, the first one untimed,
-	// so that the caches are as warm as in a loop that repeats the same
-	// step; the sizes take turns over a few rounds, so that a GPU's clock
-	// ramping up (or a neighbour's load) affects every size alike.
-	rounds := min(reps, 3)
-	for round := range rounds {
-		for i, b := range sizes {
-			for rep := range 1 + (reps+rounds-1-round)/rounds {
-				var save time.Duration
-				if !drop {
-					ts := time.Now()
-					if err = ctx.Save(&ck, 0); err != nil {
-						return nil, 0, false, err
-					}
-					save = time.Since(ts)
-				}
-				t0 := time.Now()
-				if err := ctx.Decode(batch[:b], pos, 0, engine.LogitsAll); err != nil {
-					return nil, 0, false, err
-				}
-				took := ms(time.Since(t0))
-				t1 := time.Now()
-				if drop {
-					ctx.RemoveTail(0, pos)
-				} else if err := ctx.Restore(&ck, 0); err != nil {
-					return nil, 0, false, err
-				}
-				if rep > 0 {
-					ts[i] = append(ts[i], took)
-					rollback = append(rollback, ms(save+time.Since(t1)))
-				}
-			}
-		}
+	ts, rollback, err := timeSizes(ctx, batch, pos, sizes, reps, drop)
+	if err != nil {
+		return nil, 0, false, err
 	}
 	out := make([]float64, len(sizes))
 	for b := range out {
 		out[b] = median(ts[b])
 	}
 	return out, median(rollback), drop, nil
+}
+
+// timeSizes times decodes of batch[:b] at pos for each size b, each after
+// two untimed decodes of one token, undoing each (tail removal, or a
+// checkpoint's save and restore when drop is false), and returns the times
+// by size and the rollbacks, in ms.
+func timeSizes(ctx *engine.Context, batch []engine.Token, pos int, sizes []int, reps int, drop bool) ([][]float64, []float64, error) {
+	var ck engine.Checkpoint
+	var rollback []float64
+	ts := make([][]float64, len(sizes))
+	undo := func() error {
+		if drop {
+			ctx.RemoveTail(0, pos)
+			return nil
+		}
+		return ctx.Restore(&ck, 0)
+	}
+	// decode decodes batch[:b] at pos, and undoes it, returning both times.
+	decode := func(b int) (took, back float64, err error) {
+		var save time.Duration
+		if !drop {
+			t := time.Now()
+			if err := ctx.Save(&ck, 0); err != nil {
+				return 0, 0, err
+			}
+			save = time.Since(t)
+		}
+		t0 := time.Now()
+		if err := ctx.Decode(batch[:b], pos, 0, engine.LogitsAll); err != nil {
+			return 0, 0, err
+		}
+		took = ms(time.Since(t0))
+		t1 := time.Now()
+		if err := undo(); err != nil {
+			return 0, 0, err
+		}
+		return took, ms(save + time.Since(t1)), nil
+	}
+	// As in the loop, a batch comes after single-token steps (a draft
+	// after steps that drafted nothing, the next draft after the target's
+	// own token): each timed decode of b > 1 follows a few untimed decodes
+	// of one token, so that it pays what switching shapes costs (buffers
+	// the backend resizes, caches the last step left cold). The sizes take
+	// turns over a few rounds, so that a GPU's clock ramping up (or a
+	// neighbour's load) affects every size alike.
+	rounds := min(reps, 3)
+	for round := range rounds {
+		for i, b := range sizes {
+			for range (reps + rounds - 1 - round) / rounds {
+				for range 2 {
+					if _, _, err := decode(1); err != nil {
+						return nil, nil, err
+					}
+				}
+				took, back, err := decode(b)
+				if err != nil {
+					return nil, nil, err
+				}
+				ts[i] = append(ts[i], took)
+				rollback = append(rollback, back)
+			}
+		}
+	}
+	return ts, rollback, nil
+}
+
+// measureSlope is what a verify costs more per batch token and context
+// position (attention reads every earlier position): after measureTarget,
+// it fills ctx up to pos1 and times a batch of maxB there against its
+// time vMax at pos0. (A single token's slope is measured in the loop, see
+// Costs.PlainSlopeMs: too small for bare decodes to show.)
+func measureSlope(ctx *engine.Context, pos0, pos1, maxB, reps int, drop bool, v1, vMax float64) (float64, error) {
+	filler := make([]engine.Token, pos1-pos0)
+	batch := make([]engine.Token, maxB)
+	if err := ctx.Decode(filler, pos0, 0, engine.LogitsLast); err != nil {
+		return 0, err
+	}
+	ts, _, err := timeSizes(ctx, batch, pos1, []int{1, maxB}, reps, drop) // the caller clears the memory afterwards
+	_ = v1
+	if err != nil {
+		return 0, err
+	}
+	d := float64(pos1 - pos0)
+	slope := (median(ts[1]) - vMax) / float64(maxB) / d
+	return max(0, slope), nil
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
@@ -422,20 +676,20 @@ func (r *benchReport) predict(maxB int) {
 	for _, a := range r.Alphas {
 		var row []float64
 		for g := 1; g < maxB; g++ {
-			row = append(row, r.Costs.Predict(a, only(g), model))
+			row = append(row, r.Costs.Predict(a, only(g), model, r.Costs.PlainPos, r.Costs.PlainPos))
 		}
 		r.Predicted = append(r.Predicted, row)
 	}
 	for g := 1; g < maxB; g++ {
 		// the α where Predict crosses 1: Predict rises with α
 		lo, hi := 0.0, 1.0
-		if r.Costs.Predict(hi, only(g), model) < 1 {
+		if r.Costs.Predict(hi, only(g), model, r.Costs.PlainPos, r.Costs.PlainPos) < 1 {
 			r.BreakEven = append(r.BreakEven, nil)
 			continue
 		}
 		for range 50 {
 			mid := (lo + hi) / 2
-			if r.Costs.Predict(mid, only(g), model) < 1 {
+			if r.Costs.Predict(mid, only(g), model, r.Costs.PlainPos, r.Costs.PlainPos) < 1 {
 				lo = mid
 			} else {
 				hi = mid
@@ -458,6 +712,14 @@ func only(g int) []int64 {
 // histogram), then the geometric mean over tasks.
 func (r *benchReport) check(run *analysis.Data) {
 	byTask := analysis.Summarize(run, []analysis.Dim{analysis.ByConfig, analysis.ByTask})
+	basePos := map[string]float64{} // by task
+	baseShort := map[string]bool{}
+	for _, t := range byTask {
+		if t.Baseline {
+			basePos[t.Task] = meanPos(t)
+			baseShort[t.Task] = t.ShortCells > 0
+		}
+	}
 	for _, s := range analysis.Summarize(run, []analysis.Dim{analysis.ByConfig}) {
 		if s.Baseline || s.AA || s.Drafted == 0 || s.Steps == 0 {
 			continue
@@ -472,29 +734,51 @@ func (r *benchReport) check(run *analysis.Data) {
 			continue // no draft model measured
 		}
 		share := float64(s.DraftSteps) / float64(s.Steps)
-		ch := benchCheck{Config: s.Config, Alpha: s.Alpha, Gamma: s.Gamma, Drafting: analysis.Num(share), Measured: s.Speedup.Mean}
-		var logSum float64
-		var n int
+		ch := benchCheck{Config: s.Config, Alpha: s.Alpha, Gamma: s.Gamma, Drafting: analysis.Num(share), Measured: s.Speedup.Mean, NoiseFloor: s.Noise.Floor}
+		var logSum, logMeas float64
+		var n, short int
 		for _, t := range byTask {
 			if t.Config != s.Config || !t.Speedup.Mean.OK() {
+				continue
+			}
+			if t.ShortCells > 0 || baseShort[t.Task] {
+				short++ // too short to time: its speed is noise
 				continue
 			}
 			alpha := float64(t.Alpha)
 			if !t.Alpha.OK() {
 				alpha = 0 // nothing drafted: α does not enter
 			}
-			if p := r.Costs.Predict(alpha, histogram(t.AcceptHist), model); p > 0 {
+			p := r.Costs.Predict(alpha, histogram(t.AcceptHist), model, meanPos(t), basePos[t.Task])
+			ch.Tasks = append(ch.Tasks, taskCheck{Task: t.Task, Alpha: t.Alpha, Predicted: analysis.Num(p), Measured: t.Speedup.Mean})
+			if p > 0 {
 				logSum += math.Log(p)
+				logMeas += math.Log(float64(t.Speedup.Mean))
 				n++
 			}
 		}
-		ch.Predicted = analysis.Num(math.NaN())
+		ch.Predicted, ch.Measured = analysis.Num(math.NaN()), analysis.Num(math.NaN())
+		ch.ShortTasks = short
 		if n > 0 {
 			ch.Predicted = analysis.Num(math.Exp(logSum / float64(n)))
+			ch.Measured = analysis.Num(math.Exp(logMeas / float64(n)))
 		}
 		ch.Error = analysis.Num(float64(ch.Predicted)/float64(ch.Measured) - 1)
 		r.Checks = append(r.Checks, ch)
 	}
+}
+
+// meanPos is the mean context position of a group's steps.
+func meanPos(s *analysis.Summary) float64 {
+	var sum, n float64
+	for b, bin := range s.S.Pos {
+		sum += (float64(b) + 0.5) * analysis.PosBinWidth * float64(bin.Steps)
+		n += float64(bin.Steps)
+	}
+	if n == 0 {
+		return 0
+	}
+	return sum / n
 }
 
 // histogram counts the steps by draft length from counts[k][j].
@@ -521,12 +805,17 @@ func (r *benchReport) print(c *cli.Context) {
 		what = "saving and restoring a state checkpoint (recurrent/hybrid memory cannot drop a tail)"
 	}
 	fmt.Fprintf(w, "rollback  %.3g ms, %s\n", r.RollbackMs, what)
-	fmt.Fprintf(w, "scale     the loop verifies one token in %.2f× a bare decode's time; the predictions use the curve scaled so\n", r.LoopScale)
+	fmt.Fprintf(w, "loop      verifies one token in %.2f× a bare decode's time; the predictions take the loop's for one token\n", r.LoopScale)
 	k := r.Costs
 	fmt.Fprintf(w, "loop      a plain step %.3g ms; an n-gram lookup %.3g ms; sampling and checking a draft of k tokens %.3g + %.3g·k ms\n", k.PlainMs, k.NgramMs, k.CheckFixedMs, k.CheckPerTokenMs)
 	if r.Draft != "" {
-		fmt.Fprintf(w, "draft     %s: %.3g ms a step + %.3g ms a drafted token as the loop spends it (one bare decode: %.3g ms); c = %.3f of a plain step; the target's verify takes %+.3g ms more after the draft ran\n",
-			r.Draft, k.DraftFixedMs, k.DraftPerTokenMs, r.DraftIsolatedMs, r.C, k.DraftEvictMs)
+		fmt.Fprintf(w, "draft     %s: %.3g ms a step + %.3g ms a token caught up with + %.3g ms a drafted token, as the loop spends it (one bare decode: %.3g ms); c = %.3f of a plain step\n",
+			r.Draft, k.DraftFixedMs, k.DraftCatchUpMs, k.DraftPerTokenMs, r.DraftIsolatedMs, r.C)
+		var vs []string
+		for i, n := range k.DraftVerifyK {
+			vs = append(vs, fmt.Sprintf("%d tokens %.3g ms", n, k.DraftVerifyMs[i]))
+		}
+		fmt.Fprintf(w, "          the target's verify after the draft ran (its caches taken): %s\n", strings.Join(vs, ", "))
 	}
 	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
@@ -561,13 +850,14 @@ func (r *benchReport) print(c *cli.Context) {
 	if len(r.Checks) == 0 {
 		return
 	}
-	fmt.Fprintln(w, "\nprediction against the run: task by task from the task's α and draft lengths, geometric mean over tasks, as the run's speedup is measured (α, γ, drafting: the configuration's):")
+	fmt.Fprintln(w, "\nprediction against the run: task by task from the task's α and draft lengths, geometric mean over the tasks, as the run's speedup is measured;\n"+
+		"tasks whose cells are too short to time are left out of both (α, γ, drafting: the configuration's):")
 	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "config\tα\tγ\tdrafting\tpredicted\tmeasured\terror\t")
+	fmt.Fprintln(tw, "config\tα\tγ\tdrafting\tpredicted\tmeasured\terror\trun's noise floor\tshort tasks left out\t")
 	for _, ch := range r.Checks {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s×\t%s×\t%s\t\n", ch.Config, ch.Alpha.Format("%.3f"), ch.Gamma.Format("%.2f"),
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s×\t%s×\t%s\t%s\t%d\t\n", ch.Config, ch.Alpha.Format("%.3f"), ch.Gamma.Format("%.2f"),
 			analysis.Num(100*float64(ch.Drafting)).Format("%.0f%%"), ch.Predicted.Format("%.2f"), ch.Measured.Format("%.2f"),
-			analysis.Num(100*float64(ch.Error)).Format("%+.1f%%"))
+			analysis.Num(100*float64(ch.Error)).Format("%+.1f%%"), analysis.Num(100*(float64(ch.NoiseFloor)-1)).Format("±%.1f%%"), ch.ShortTasks)
 	}
 	tw.Flush()
 }
