@@ -538,10 +538,12 @@ func (c *Context) ResetPerf() { c.model.lib.c.llamaPerfCtxReset(c.ptr) }
 // measurements. 49 covers llama.cpp's n-gram drafts of m = 48.
 func (c *Context) Warmup(maxBatch int) error { return c.warmup(maxBatch, false) }
 
-// WarmupEvery decodes every batch size from 1 to maxBatch once: a GPU
-// backend (Vulkan, CUDA, HIP) builds or picks kernels per batch shape on
-// first use, which costs up to seconds each time on Vulkan; a size left
-// out stalls the first verify of that size inside a timed run.
+// WarmupEvery decodes every batch size from 1 to maxBatch once, and a few
+// sizes at a quarter, a half and three quarters of the context: a GPU
+// backend (Vulkan, CUDA, HIP) builds or picks kernels per batch shape and
+// context length on first use, which costs up to seconds each time on
+// Vulkan; a shape left out stalls the first verify of that shape inside a
+// timed run.
 func (c *Context) WarmupEvery(maxBatch int) error { return c.warmup(maxBatch, true) }
 
 func (c *Context) warmup(maxBatch int, every bool) error {
@@ -574,6 +576,37 @@ func (c *Context) warmup(maxBatch int, every bool) error {
 		c.ClearMemory()
 		if err := c.Decode(buf[:n], 0, 0, LogitsAll); err != nil {
 			return fmt.Errorf("warm-up: %w", err)
+		}
+	}
+	if !every {
+		return nil
+	}
+	// Kernels also change with the length of the context attended to
+	// (Vulkan's flash attention splits long ones): a few batch sizes at a
+	// quarter, a half and three quarters of the context.
+	c.ClearMemory()
+	pos := 0
+	fill := make([]Token, min(c.nBatch, 512))
+	for i := range fill {
+		fill[i] = tok
+	}
+	for _, q := range []int{1, 2, 3} {
+		at := c.nCtx * q / 4
+		for pos < at {
+			n := min(len(fill), at-pos)
+			if err := c.Decode(fill[:n], pos, 0, LogitsLast); err != nil {
+				return fmt.Errorf("warm-up: %w", err)
+			}
+			pos += n
+		}
+		for _, b := range []int{1, 2, 4, 8, 16, 32, 64, maxBatch} {
+			if b > maxBatch || b > c.nBatch || pos+b >= c.nCtx {
+				continue
+			}
+			if err := c.Decode(buf[:b], pos, 0, LogitsAll); err != nil {
+				return fmt.Errorf("warm-up: %w", err)
+			}
+			pos += b
 		}
 	}
 	return nil
