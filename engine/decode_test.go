@@ -433,17 +433,34 @@ func TestLongPromptSplits(t *testing.T) {
 }
 
 func TestWarmupLeavesMemoryEmpty(t *testing.T) {
-	m := load(t, testenv.Models(t, gguf.TypeQ8_0).Target)
-	c := newCtx(t, m, 64)
-	if err := c.Warmup(9); err != nil {
-		t.Fatal(err)
-	}
-	if got := c.PosMax(0); got != -1 {
-		t.Fatalf("after warm-up PosMax = %d, want -1 (empty)", got)
-	}
-	toks := tokens(t, m, prompt)
-	if err := c.Decode(toks[:8], 0, 0, engine.LogitsLast); err != nil {
-		t.Fatalf("decode after warm-up: %v", err)
+	set := testenv.Models(t, gguf.TypeQ8_0)
+	for _, tc := range []struct {
+		name, model string
+		every       bool
+	}{
+		{"sparse", set.Target, false},
+		{"every shape", set.Target, true},         // what a GPU session does
+		{"every shape, hybrid", set.Hybrid, true}, // no tail to drop: the filled context is cleared whole
+		{"every shape, recurrent", set.Recurrent, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m := load(t, tc.model)
+			c := newCtx(t, m, 256)
+			warm := c.Warmup
+			if tc.every {
+				warm = c.WarmupEvery
+			}
+			if err := warm(65); err != nil {
+				t.Fatal(err)
+			}
+			if got := c.PosMax(0); got != -1 {
+				t.Fatalf("after warm-up PosMax = %d, want -1 (empty)", got)
+			}
+			toks := tokens(t, m, prompt)
+			if err := c.Decode(toks[:8], 0, 0, engine.LogitsLast); err != nil {
+				t.Fatalf("decode after warm-up: %v", err)
+			}
+		})
 	}
 }
 
