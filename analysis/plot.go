@@ -153,7 +153,7 @@ var okabeIto = []color.Color{
 	rgb(0xD55E00), // vermillion
 	rgb(0xCC79A7), // reddish purple
 	rgb(0x56B4E9), // sky blue
-	rgb(0xF0E442), // yellow
+	rgb(0x555555), // dark grey (Okabe-Ito's yellow is too pale for lines and glyphs on white)
 }
 
 var (
@@ -336,16 +336,20 @@ type palette map[string]int
 func newPalette(byConfig []*Summary) palette {
 	p := palette{}
 	i := 0
-	for _, s := range byConfig {
-		if _, ok := p[s.Config]; ok {
-			continue
+	// the configurations that drafted first: they are the ones the figures
+	// draw, so their colours and glyphs do not repeat before the 8th
+	for _, drafted := range []bool{true, false} {
+		for _, s := range byConfig {
+			if _, ok := p[s.Config]; ok || (s.Drafted > 0) != drafted {
+				continue
+			}
+			if s.Baseline {
+				p[s.Config] = -1
+				continue
+			}
+			p[s.Config] = i
+			i++
 		}
-		if s.Baseline {
-			p[s.Config] = -1
-			continue
-		}
-		p[s.Config] = i
-		i++
 	}
 	return p
 }
@@ -462,7 +466,7 @@ func Figures(d *Data) []*Figure {
 		speedupByTask(byConfig, byCT, pal),
 		positionAcceptance(byConfig, pal),
 		acceptedLengths(byConfig, pal),
-		acceptanceAlong(byConfig, pal),
+		acceptanceAlong(byConfig, byCT, pal),
 		speedupVsDraftLength(byConfig, byCT, pal),
 		emptyReasons(byConfig, pal),
 	}
@@ -746,12 +750,12 @@ func positionSupport(byK [][]int64) (drafted, reached []int64) {
 
 func acceptedLengths(byConfig []*Summary, pal palette) *Figure {
 	cfgs := drafting(byConfig)
-	cols := min(3, max(1, int(math.Ceil(math.Sqrt(float64(len(cfgs)))))))
+	cols := min(2, max(1, len(cfgs)))
 	rows := max(1, (len(cfgs)+cols-1)/cols)
 	f := &Figure{Name: "accepted-length", Title: "Accepted draft length",
-		Caption: "For each configuration, the share of drafting steps that accepted j tokens; the bars of each draft length k are stacked " +
-			"(darker: longer drafts), so that the histogram of j by k survives variable draft lengths.",
-		Width: 8 * vg.Inch, Height: vg.Length(0.6+2.9*float64(rows)) * vg.Inch}
+		Caption: "For each configuration, the share of drafting steps that accepted j tokens; the bars of each band of draft lengths k are " +
+			"stacked, darker for longer drafts, as each panel's legend says, so that the histogram of j by k survives variable draft lengths.",
+		Width: 8 * vg.Inch, Height: vg.Length(0.6+2.6*float64(rows)) * vg.Inch}
 	var panels [][]*plot.Plot
 	shades := []float64{1, 0.75, 0.55, 0.4}
 	for n, s := range cfgs {
@@ -788,16 +792,18 @@ func acceptedLengths(byConfig []*Summary, pal palette) *Figure {
 			}
 			below = bc
 			p.Add(bc)
+			p.Legend.Add("k = "+bandName(band), bc)
 		}
-		// name the bands under the axis
-		if len(bands) > 1 {
-			p.X.Label.Text += fmt.Sprintf("\nshade: draft length k = %s (light) to %s (dark)",
-				bandName(bands[0]), bandName(bands[len(bands)-1]))
-		}
+		// the legend names the shades: which draft lengths each band holds
+		p.Legend.Top, p.Legend.Left = true, true
+		p.Legend.TextStyle = textStyle(vg.Points(7.5))
+		p.Legend.Padding = vg.Points(1)
+		p.Legend.ThumbnailWidth = vg.Points(10)
+		p.Legend.XOffs = vg.Points(4)
 		p.X.Tick.Marker = intTicks{}
 		p.X.Min, p.X.Max = -0.6, float64(maxJ)+0.6
 		p.Y.Min = 0
-		headroom(&p.Y, 0, 0.06)
+		headroom(&p.Y, 0, 0.35) // room for the legend above the bars
 		panels[len(panels)-1] = append(panels[len(panels)-1], p)
 	}
 	if len(cfgs) == 0 {
@@ -852,10 +858,12 @@ func emptyPlot(msg string) *plot.Plot {
 // acceptance-along-the-generation plot.
 const RollingWindow = 8 * PosBinWidth
 
-func acceptanceAlong(byConfig []*Summary, pal palette) *Figure {
+func acceptanceAlong(byConfig, byCT []*Summary, pal palette) *Figure {
 	f := &Figure{Name: "acceptance-along-generation", Title: "Acceptance along the generation",
 		Caption: fmt.Sprintf("Acceptance rate (accepted / drafted) of the steps in the %d tokens of context before each position "+
-			"(prompt included), all tasks and repeats of a configuration together; windows with fewer than %d drafted tokens are left out.",
+			"(prompt included), all tasks and repeats of a configuration together; windows with fewer than %d drafted tokens are left out. "+
+			"The line is solid while at least half of the configuration's tasks reach the position and dotted beyond: there the curve is that of "+
+			"the few long tasks left, not a change along the generation.",
 			RollingWindow, minSupport),
 		Width: 7.5 * vg.Inch, Height: 4 * vg.Inch}
 	p := newPlot("", "context position (tokens)", "acceptance rate (%)")
@@ -864,7 +872,27 @@ func acceptanceAlong(byConfig []*Summary, pal palette) *Figure {
 	xmax := 0.0
 	for _, s := range drafting(byConfig) {
 		bins := s.S.Pos
-		var xy plotter.XYs
+		// tasks[b]: the configuration's tasks with steps in bin b
+		tasks := make([]int, len(bins))
+		n := 0
+		for _, t := range byCT {
+			if t.Config != s.Config {
+				continue
+			}
+			n++
+			for b, bin := range t.S.Pos {
+				if b < len(tasks) && bin.Steps > 0 {
+					tasks[b]++
+				}
+			}
+		}
+		// runs of points, each solid (at least half of the tasks there) or
+		// dotted (fewer); a run starts at the last point of the one before
+		type run struct {
+			xy    plotter.XYs
+			dense bool
+		}
+		var runs []run
 		var dr, ac int64 // over the window ending at bin b
 		for b := range bins {
 			dr += bins[b].Drafted
@@ -874,27 +902,70 @@ func acceptanceAlong(byConfig []*Summary, pal palette) *Figure {
 				ac -= bins[b-width].Accepted
 			}
 			if dr < minSupport || bins[b].Drafted == 0 && b > 0 && bins[b-1].Drafted == 0 {
+				if len(runs) > 0 {
+					runs = append(runs, run{dense: runs[len(runs)-1].dense}) // a gap
+				}
 				continue
 			}
-			xy = append(xy, plotter.XY{X: float64((b + 1) * PosBinWidth), Y: 100 * float64(ac) / float64(dr)})
+			pt := plotter.XY{X: float64((b + 1) * PosBinWidth), Y: 100 * float64(ac) / float64(dr)}
+			dense := 2*tasks[b] >= n
+			switch {
+			case len(runs) == 0:
+				runs = append(runs, run{dense: dense})
+			case runs[len(runs)-1].dense != dense:
+				prev := runs[len(runs)-1].xy
+				runs = append(runs, run{dense: dense})
+				if len(prev) > 0 {
+					runs[len(runs)-1].xy = append(runs[len(runs)-1].xy, prev[len(prev)-1])
+				}
+			}
+			r := &runs[len(runs)-1]
+			r.xy = append(r.xy, pt)
+			xmax = max(xmax, pt.X)
 		}
-		if len(xy) == 0 {
+		var thumbs []plot.Thumbnailer
+		total := 0
+		for _, r := range runs {
+			total += len(r.xy)
+		}
+		for _, r := range runs {
+			if len(r.xy) == 0 {
+				continue
+			}
+			l, err := plotter.NewLine(r.xy)
+			if err != nil {
+				continue
+			}
+			l.LineStyle = pal.line(s.Config, false)
+			if !r.dense {
+				l.LineStyle.Width = vg.Points(1)
+				l.LineStyle.Dashes = []vg.Length{vg.Points(1.5), vg.Points(2)}
+			}
+			p.Add(l)
+			if r.dense && len(thumbs) == 0 {
+				thumbs = append(thumbs, l)
+			}
+			if sc, err := plotter.NewScatter(r.xy); err == nil && total < 3 { // too short to show as a line
+				sc.GlyphStyle = pal.glyph(s.Config)
+				p.Add(sc)
+				thumbs = append(thumbs, sc)
+			}
+		}
+		if len(thumbs) == 0 {
+			for _, r := range runs { // only dotted runs: name the first
+				if len(r.xy) > 1 {
+					if l, err := plotter.NewLine(r.xy); err == nil {
+						l.LineStyle = pal.line(s.Config, false)
+						thumbs = append(thumbs, l)
+						break
+					}
+				}
+			}
+		}
+		if len(thumbs) == 0 {
 			continue
 		}
-		xmax = max(xmax, xy[len(xy)-1].X)
-		l, err := plotter.NewLine(xy)
-		if err != nil {
-			continue
-		}
-		l.LineStyle = pal.line(s.Config, false)
-		p.Add(l)
-		if sc, err := plotter.NewScatter(xy); err == nil && len(xy) < 3 { // too short to show as a line
-			sc.GlyphStyle = pal.glyph(s.Config)
-			p.Add(sc)
-			leg.Add(s.Config, l, sc)
-		} else {
-			leg.Add(s.Config, l)
-		}
+		leg.Add(s.Config, thumbs...)
 	}
 	p.X.Min, p.X.Max = 0, math.Max(xmax, 1)
 	p.Y.Min, p.Y.Max = 0, 104
@@ -904,22 +975,25 @@ func acceptanceAlong(byConfig []*Summary, pal palette) *Figure {
 
 func speedupVsDraftLength(byConfig, byCT []*Summary, pal palette) *Figure {
 	f := &Figure{Name: "speedup-vs-draft-length", Title: "Speedup and draft length",
-		Caption: "Measured speedup over the baseline against the mean draft length of the drafting steps, one point per " +
-			"(configuration, task), error bars the 95% interval across repeats. Dashed: Leviathan et al.'s " +
-			"S(γ) = (1 − α^(γ+1)) / ((1 − α)(γc + 1)) with the configuration's measured α and draft cost c. " +
-			"Steps with an empty draft pull measured points below the curve. The y axis is scaled to the measurements; " +
-			"a curve far above them leaves the top of the plot.",
+		Caption: "Measured speedup over the baseline (log scale) against the mean draft length of the drafting steps, one point per " +
+			"(configuration, task), error bars the 95% interval across repeats. Dashed, for each configuration: Leviathan et al.'s " +
+			"model with what the run measured, S(γ) = (f·E(α,γ) + 1 − f) / (f·(γc + v(γ)) + 1 − f), where E(α,γ) = (1 − α^(γ+1)) / (1 − α), " +
+			"α and c are the configuration's, f its share of steps that drafted, and v(γ) its verify cost grown linearly " +
+			"from 1 at γ = 0 to the measured cost at its mean γ (Leviathan et al. take f = 1 and v = 1). Curves are clipped to the axes.",
 		Width: 7.5 * vg.Inch, Height: 4.5 * vg.Inch}
-	p := newPlot("", "mean draft length γ (tokens)", "speedup over baseline (×)")
+	p := newPlot("", "mean draft length γ (tokens)", "speedup over baseline (×, log scale)")
+	p.Y.Scale = plot.LogScale{}
+	p.Y.Tick.Marker = ratioTicks{}
 	leg := newLegend()
-	xmax, ymax := 1.0, 1.0 // ymax: of the measurements
+	xmax, ymin, ymax := 1.0, 1.0, 1.0 // of the measurements
 	for _, cfg := range drafting(byConfig) {
 		pts := &errXY{}
 		for _, s := range byCT {
-			if s.Config == cfg.Config && s.Gamma.OK() && s.Speedup.Mean.OK() {
+			if s.Config == cfg.Config && s.Gamma.OK() && s.Speedup.Mean > 0 {
 				pts.add(float64(s.Gamma), s.Speedup)
-				xmax = max(xmax, float64(s.Gamma))
-				ymax = max(ymax, float64(s.Speedup.Mean)+pts.hi[len(pts.hi)-1])
+				i := len(pts.xy) - 1
+				xmax = max(xmax, pts.xy[i].X)
+				ymin, ymax = min(ymin, pts.xy[i].Y-pts.lo[i]), max(ymax, pts.xy[i].Y+pts.hi[i])
 			}
 		}
 		if pts.Len() > 0 {
@@ -927,15 +1001,29 @@ func speedupVsDraftLength(byConfig, byCT []*Summary, pal palette) *Figure {
 		}
 	}
 	xmax = math.Ceil(xmax * 1.1)
+	ymin, ymax = max(ymin/1.3, 1e-3), ymax*1.3
 	for _, cfg := range drafting(byConfig) {
-		a, c := float64(cfg.Alpha), float64(cfg.CostRatio)
-		if !cfg.Alpha.OK() || !cfg.CostRatio.OK() {
+		a, c, v := float64(cfg.Alpha), float64(cfg.CostRatio), float64(cfg.VerifyCost)
+		g0 := float64(cfg.Gamma)
+		if !cfg.Alpha.OK() || !cfg.CostRatio.OK() || !cfg.Gamma.OK() || g0 <= 0 || cfg.Steps == 0 {
 			continue
 		}
+		if !cfg.VerifyCost.OK() {
+			v = 1
+		}
+		share := float64(cfg.DraftSteps) / float64(cfg.Steps)
 		var xy plotter.XYs
-		for i := 0; i <= 200; i++ {
+		for i := 1; i <= 200; i++ {
 			g := xmax * float64(i) / 200
-			xy = append(xy, plotter.XY{X: g, Y: Leviathan(a, g, c)})
+			vg := 1 + (v-1)*g/g0
+			sp := (share*ExpectedTokens(a, g) + 1 - share) / (share*(g*c+vg) + 1 - share)
+			if sp < ymin || sp > ymax {
+				break // clipped to the axes: the curve stops where it leaves them
+			}
+			xy = append(xy, plotter.XY{X: g, Y: sp})
+		}
+		if len(xy) < 2 {
+			continue
 		}
 		l, err := plotter.NewLine(xy)
 		if err != nil {
@@ -943,14 +1031,14 @@ func speedupVsDraftLength(byConfig, byCT []*Summary, pal palette) *Figure {
 		}
 		l.LineStyle = pal.line(cfg.Config, true)
 		p.Add(l)
-		leg.Add(fmt.Sprintf("theory α=%.2f c=%.2g", a, c), l)
+		leg.Add(fmt.Sprintf("model: α=%.2f c=%.2g v=%.1f× f=%.0f%%", a, c, v, 100*share), l)
 	}
 	one := hline{y: 1, ls: draw.LineStyle{Color: grey, Width: vg.Points(1)}}
 	p.Add(one)
 	leg.Add("no speedup", one)
-	// the measurements set the scale; a curve far above them leaves the top
 	p.X.Min, p.X.Max = 0, xmax
-	p.Y.Min, p.Y.Max = 0, math.Max(2, ymax*1.5)
+	p.Y.Min, p.Y.Max = ymin, ymax
+	f.panels = []*plot.Plot{p}
 	f.draw = func(c draw.Canvas) { frame(c, f.Title, &leg, [][]*plot.Plot{{p}}) }
 	return f
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"math"
 	"slices"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -131,12 +132,14 @@ Examples:
 					return err
 				}
 			}
+			if run != nil {
+				if err := runModels(c, run); err != nil {
+					return err
+				}
+			}
 			m, err := modelsFromFlags(c, true)
 			if err != nil {
 				return err
-			}
-			if run != nil {
-				runModels(c, run, &m)
 			}
 			lib, err := openLib(c)
 			if err != nil {
@@ -166,20 +169,19 @@ Examples:
 	}
 }
 
-// runModels takes the run's target, draft and threads where the flags do
-// not set them.
-func runModels(c *cli.Context, run *analysis.Data, m *experiments.Models) {
+// runModels sets --target, --draft and --threads to the run's where the
+// command line does not give them.
+func runModels(c *cli.Context, run *analysis.Data) error {
 	for _, cell := range run.Cells {
-		if !c.IsSet("target") && cell.TargetPath != "" {
-			m.Target = cell.TargetPath
-		}
-		if !c.IsSet("draft") && cell.DraftPath != "" {
-			m.Draft = cell.DraftPath
-		}
-		if !c.IsSet("threads") && cell.Threads > 0 {
-			m.Context.Threads = int(cell.Threads)
+		for flag, v := range map[string]string{"target": cell.TargetPath, "draft": cell.DraftPath, "threads": strconv.Itoa(int(cell.Threads))} {
+			if v != "" && v != "0" && !c.IsSet(flag) {
+				if err := c.Set(flag, v); err != nil {
+					return err
+				}
+			}
 		}
 	}
+	return nil
 }
 
 // verifySizes are the verify batches bench times: 1..maxB, and beyond,

@@ -322,7 +322,7 @@ func TestReproduceFlags(t *testing.T) {
 		{"shard of three numbers", []string{"--shard", "1/2/3"}, 2, []string{"want K/N"}},
 		{"shard beyond the cells", []string{"--shard", "190/200", "--out", filepath.Join(dir, "empty-shard")}, 0, []string{"has no cells", "nothing to do"}},
 		{"zero scale", []string{"--n-predict-scale", "0"}, 2, []string{"n_predict_scale"}},
-		{"unknown progress", []string{"--progress", "bar"}, 2, []string{"want auto, plain or none"}},
+		{"unknown progress", []string{"--progress", "fancy"}, 2, []string{"want auto, bar, plain or none"}},
 		{"resume of a missing folder", []string{"--resume", "--out", filepath.Join(dir, "missing")}, 1, []string{"missing", "no such file"}},
 		{"wrong target path", []string{"--target", "/nonexistent/t.gguf", "--out", filepath.Join(dir, "failed-start")}, 1, []string{"/nonexistent/t.gguf"}},
 	}
@@ -611,7 +611,14 @@ func TestJSONVocabulary(t *testing.T) {
 	lib := testenv.Lib(t)
 	target := filepath.Join(testenv.RepoRoot(), "models", "target-hybrid.gguf")
 	draft := filepath.Join(testenv.RepoRoot(), "models", "draft.gguf")
+	run := filepath.Join(t.TempDir(), "run")
+	if code, _, errs := speclab(t, "--llama-lib", lib.Location.Lib, "reproduce", "--out", run, "--n-predict-scale", "0.05",
+		"--no-counterfactuals", "--progress", "none"); code != 0 {
+		t.Fatalf("reproduce: exit %d\n%s", code, errs)
+	}
 	for _, args := range [][]string{
+		{"report", "--json", run},
+		{"roofline", "--json", "-m", target, "-md", draft, "--bandwidth", "100", "--run", run},
 		{"doctor", "--json"},
 		{"inspect", "--json", target},
 		{"run", "--json", "-m", target, "-md", draft, "-n", "16", "-p", "package main"},
