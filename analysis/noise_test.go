@@ -2,6 +2,7 @@ package analysis
 
 import (
 	"math"
+	"strings"
 	"testing"
 )
 
@@ -134,5 +135,25 @@ func TestNoiseWithoutAA(t *testing.T) {
 	s := Summarize(load(t, dir), []Dim{ByConfig})
 	if v := s[1].Noise; v.Verdict != VerdictUnknown || v.Floor.OK() {
 		t.Errorf("one repeat, no A/A: %+v, want unknown", v)
+	}
+}
+
+// The seed's figures: 212 GB/s over 14 GB a token is a ceiling of 15.1
+// tokens/s, and a baseline at 13.8 is at 91% of it: memory-bound.
+func TestCeilingLine(t *testing.T) {
+	dir := t.TempDir()
+	base := cell("base", "t1", 1, true, 13.8)
+	base.BandwidthGBs, base.BandwidthSource, base.TargetBytesPerToken = 212, "hip", 14e9
+	writeRun(t, dir, "1of1", cellSpec{run: base})
+	line := CeilingLine(load(t, dir))
+	for _, want := range []string{"212.0 GB/s", "hip", "is 15 tokens/s", "91% of it: memory-bound"} {
+		if !strings.Contains(line, want) {
+			t.Errorf("ceiling line lacks %q:\n%s", want, line)
+		}
+	}
+	old := t.TempDir()
+	writeRun(t, old, "1of1", cellSpec{run: cell("base", "t1", 1, true, 13.8)}) // a folder without a bandwidth
+	if line := CeilingLine(load(t, old)); line != "" {
+		t.Errorf("no bandwidth logged, yet: %s", line)
 	}
 }

@@ -1124,3 +1124,71 @@ func emptyReasons(byConfig []*Summary, pal palette) *Figure {
 	f.draw = func(c draw.Canvas) { frame(c, f.Title, &leg, [][]*plot.Plot{{p}}) }
 	return f
 }
+
+// RooflineFigure draws decoding speed against batch size: the measured
+// tokens/s of a verify batch of each size (tps[i] at batches[i]), the
+// bandwidth roof (every batch reads the weights once: ceiling1 tokens/s
+// at one token, b times that at b) and the compute roof (the fastest
+// measured, the flat part). Speculation pays where the measured points
+// still climb along the bandwidth roof.
+func RooflineFigure(batches []int, tps []float64, ceiling1 float64, title string) *Figure {
+	sans()
+	f := &Figure{Name: "roofline", Title: "Roofline: " + title,
+		Caption: "Tokens per second of a verify batch against its size (log–log). Dashed: the bandwidth roof, b × bandwidth ÷ bytes per token " +
+			"(a batch reads the weights once); dotted: the compute roof, the fastest batch measured. Where the points follow the bandwidth roof, " +
+			"verifying b tokens costs about one step and a draft of b − 1 tokens is nearly free; where they are flat, each drafted token costs a step.",
+		Width: 6.5 * vg.Inch, Height: 4.5 * vg.Inch}
+	p := newPlot("", "batch size b (tokens verified at once)", "tokens/s (log scale)")
+	p.X.Scale, p.Y.Scale = plot.LogScale{}, plot.LogScale{}
+	p.X.Tick.Marker, p.Y.Tick.Marker = plot.LogTicks{Prec: -1}, plot.LogTicks{Prec: -1}
+	leg := &p.Legend // inside the plot, top left: the roofs leave that corner empty
+	leg.Top, leg.Left = true, true
+	leg.TextStyle = textStyle(vg.Points(9))
+	leg.XOffs, leg.YOffs = vg.Points(6), -vg.Points(4)
+	var pts plotter.XYs
+	peak := 0.0
+	for i, b := range batches {
+		if tps[i] > 0 {
+			pts = append(pts, plotter.XY{X: float64(b), Y: tps[i]})
+			peak = max(peak, tps[i])
+		}
+	}
+	lo, hi := float64(batches[0]), float64(batches[len(batches)-1])
+	ymin, ymax := peak, peak
+	for _, q := range pts {
+		ymin = min(ymin, q.Y)
+	}
+	if ceiling1 > 0 {
+		var roof plotter.XYs
+		for _, b := range []float64{lo, hi} {
+			roof = append(roof, plotter.XY{X: b, Y: ceiling1 * b})
+		}
+		ymax = max(ymax, ceiling1*hi)
+		ymin = min(ymin, ceiling1*lo)
+		if l, err := plotter.NewLine(roof); err == nil {
+			l.LineStyle = draw.LineStyle{Color: okabeIto[1], Width: vg.Points(1.5), Dashes: []vg.Length{vg.Points(6), vg.Points(3)}}
+			p.Add(l)
+			leg.Add(fmt.Sprintf("bandwidth roof (%s tok/s at b = 1)", speed(ceiling1)), l)
+		}
+	}
+	if peak > 0 {
+		if l, err := plotter.NewLine(plotter.XYs{{X: lo, Y: peak}, {X: hi, Y: peak}}); err == nil {
+			l.LineStyle = draw.LineStyle{Color: okabeIto[3], Width: vg.Points(1.5), Dashes: []vg.Length{vg.Points(1.5), vg.Points(2)}}
+			p.Add(l)
+			leg.Add(fmt.Sprintf("compute roof (fastest measured, %s tok/s)", speed(peak)), l)
+		}
+	}
+	if len(pts) > 0 {
+		if l, s, err := plotter.NewLinePoints(pts); err == nil {
+			l.LineStyle = draw.LineStyle{Color: okabeIto[0], Width: vg.Points(1.5)}
+			s.GlyphStyle = draw.GlyphStyle{Color: okabeIto[0], Radius: vg.Points(3), Shape: draw.CircleGlyph{}}
+			p.Add(l, s)
+			leg.Add("measured", l, s)
+		}
+	}
+	p.X.Min, p.X.Max = lo/1.2, hi*1.2
+	p.Y.Min, p.Y.Max = ymin/1.5, ymax*1.5
+	f.panels = []*plot.Plot{p}
+	f.draw = func(c draw.Canvas) { frame(c, f.Title, nil, [][]*plot.Plot{{p}}) }
+	return f
+}

@@ -139,3 +139,23 @@ func TestSpeedupFigures(t *testing.T) {
 		}
 	}
 }
+
+// The roofline figure: log–log axes that hold the points and both roofs.
+func TestRooflineFigure(t *testing.T) {
+	f := RooflineFigure([]int{1, 2, 4, 8, 16}, []float64{900, 1000, 1100, 1200, 1250}, 2500, "target.gguf")
+	p := f.panels[0]
+	_, xlog := p.X.Scale.(plot.LogScale)
+	_, ylog := p.Y.Scale.(plot.LogScale)
+	if !xlog || !ylog || p.X.Min > 1 || p.X.Max < 16 || p.Y.Min > 900 || p.Y.Max < 2500*16 {
+		t.Errorf("axes x [%v, %v] y [%v, %v], log %v %v", p.X.Min, p.X.Max, p.Y.Min, p.Y.Max, xlog, ylog)
+	}
+	var svg bytes.Buffer
+	if err := f.WriteSVG(&svg); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"bandwidth roof (2500 tok/s at b = 1)", "compute roof (fastest measured, 1250 tok/s)", "measured"} {
+		if !strings.Contains(svg.String(), want) {
+			t.Errorf("no legend entry %q", want)
+		}
+	}
+}

@@ -78,6 +78,9 @@ func PrintTables(w io.Writer, d *Data, by []Dim) error {
 	if msg := ShortWarning(d); msg != "" {
 		fmt.Fprintf(w, "\n%s\n", msg)
 	}
+	if msg := CeilingLine(d); msg != "" {
+		fmt.Fprintf(w, "\n%s\n", msg)
+	}
 	return nil
 }
 
@@ -98,6 +101,40 @@ func Report(dirs []string, outDir string, w io.Writer) (string, error) {
 		return "", nil
 	}
 	return WriteReport(d, outDir, Options{})
+}
+
+// CeilingLine says where the baselines stand against the decode ceiling:
+// the bandwidth measured when the run started over the target's bytes per
+// token; "" when the logs hold no bandwidth.
+func CeilingLine(d *Data) string {
+	var bw float64
+	var src string
+	var bytes int64
+	var tps []float64
+	for _, c := range d.Cells {
+		if c.BandwidthGBs > 0 && bw == 0 {
+			bw, src, bytes = c.BandwidthGBs, c.BandwidthSource, c.TargetBytesPerToken
+		}
+		if c.Baseline && c.GenTPS > 0 && c.TargetBytesPerToken == bytes {
+			tps = append(tps, c.GenTPS)
+		}
+	}
+	if bw == 0 || bytes <= 0 {
+		return ""
+	}
+	ceiling := bw * 1e9 / float64(bytes)
+	line := fmt.Sprintf("Ceiling: %.1f GB/s of memory bandwidth measured on the %s when the run started, over the %.1f MB of weights the target reads per token, "+
+		"is %.0f tokens/s (no decoder goes faster; the KV cache is left out, so it is an upper bound).", bw, src, float64(bytes)/1e6, ceiling)
+	if len(tps) > 0 {
+		base := PositiveCI(tps).Mean
+		u := float64(base) / ceiling
+		verdict := "memory-bound: verifying several tokens per read of the weights is what speculation buys here"
+		if u < 0.6 {
+			verdict = "not memory-bound: compute, kernel launches or the CPU limit it (a small model may also run from the CPU's caches), so verifying k tokens costs more than one step"
+		}
+		line += fmt.Sprintf(" The baseline ran at %.1f tokens/s, %.0f%% of it: %s.", float64(base), 100*u, verdict)
+	}
+	return line
 }
 
 // ShortWarning names the cells too short to time, or returns "".
@@ -389,6 +426,9 @@ func WriteReport(d *Data, dir string, opt Options) (string, error) {
 	add(heading{2, "Summary"}, SpeedTable(groups, by))
 	add(heading{2, "Diagnosis"}, preText(diag.Text()))
 	if w := ShortWarning(d); w != "" {
+		add(para(w))
+	}
+	if w := CeilingLine(d); w != "" {
 		add(para(w))
 	}
 	add(heading{2, "By configuration and task"}, SpeedTable(byCT, ctBy))

@@ -144,6 +144,9 @@ func TestRunRecordsWhy(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if rows[0].BandwidthGBs <= 0 || rows[0].BandwidthSource != "cpu" {
+		t.Errorf("bandwidth %v from %q: want the CPU's, measured", rows[0].BandwidthGBs, rows[0].BandwidthSource)
+	}
 	if len(rows) != 54 {
 		t.Fatalf("%d runs rows", len(rows))
 	}

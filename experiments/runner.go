@@ -16,8 +16,10 @@ import (
 	"time"
 
 	"github.com/speclab/speclab/engine"
+	"github.com/speclab/speclab/engine/gguf"
 	"github.com/speclab/speclab/experiments/llamaserver"
 	"github.com/speclab/speclab/experiments/runlog"
+	"github.com/speclab/speclab/rocm"
 	"github.com/speclab/speclab/spec"
 
 	"github.com/speclab/speclab/terms"
@@ -43,6 +45,11 @@ type Runner struct {
 	Server *llamaserver.Client
 
 	Before func(c Cell) // called before each cell (tests)
+	// NoBandwidth skips the bandwidth probe at the start (tests).
+	NoBandwidth bool
+
+	bandwidth       float64 // measured at the start
+	bandwidthSource string
 }
 
 // Progress hears how a run goes: the cells of the shard, each cell's
@@ -210,6 +217,9 @@ func (r *Runner) Run(ctx context.Context) (*Summary, error) {
 	if r.RollRows > 0 {
 		w.RollRows = r.RollRows
 	}
+	if srv == nil && !r.NoBandwidth {
+		r.bandwidth, r.bandwidthSource = measureBandwidth(r.Lib, r.Exp.Context.GPULayers)
+	}
 	var runErr error
 	prog := r.Progress
 	if prog == nil {
@@ -300,6 +310,32 @@ func (r *Runner) design(row *runlog.RunRow, c Cell) {
 	row.Category = c.Task.Category
 	row.Block, row.ExecOrder = int32(c.Block), int32(c.Slot)
 	row.Order, row.OrderSeed = r.Exp.CellOrder(), int64(r.Exp.CellOrderSeed())
+	row.BandwidthGBs, row.BandwidthSource = r.bandwidth, r.bandwidthSource
+}
+
+// measureBandwidth is the memory bandwidth the target decodes from: a
+// GPU's through CUDA or HIP when it is offloaded to one that answers, else
+// the CPU's (GB/s, and where).
+func measureBandwidth(lib *engine.Lib, ngl int) (float64, string) {
+	if onGPU(lib, ngl) {
+		for name, open := range map[string]func(string) (rocm.GPU, error){"cuda": rocm.OpenCUDA, "hip": rocm.OpenHIP} {
+			g, err := open("")
+			if err != nil {
+				continue
+			}
+			if ds, err := g.Devices(); err == nil {
+				bw, err := g.Bandwidth(ds[0].Index, 256<<20, 5)
+				g.Close()
+				if err == nil {
+					return bw, name
+				}
+				continue
+			}
+			g.Close()
+		}
+		return 0, "" // a GPU speclab cannot reach (Vulkan alone): no figure rather than the CPU's
+	}
+	return rocm.CPUBandwidth(128<<20, 0, 3), "cpu"
 }
 
 // openFolder creates the run folder with its run.json, or checks that an
@@ -376,6 +412,7 @@ func (r *Runner) finished(runID string) (map[string]bool, error) {
 type env struct {
 	*Session
 	tHash, dHash string
+	tPerToken    int64 // the target's weight bytes read per token
 	backend      string
 	device       string
 }
@@ -386,6 +423,9 @@ func (r *Runner) load(m Models) (*env, error) {
 		return nil, err
 	}
 	e := &env{Session: s, tHash: fingerprint(m.Target)}
+	if f, err := gguf.Open(m.Target); err == nil {
+		e.tPerToken = int64(f.Summarize().BytesPerToken)
+	}
 	if m.Draft != "" {
 		e.dHash = fingerprint(m.Draft)
 	}
@@ -530,7 +570,7 @@ func (e *env) cell(ctx context.Context, w *runlog.Writer, runID, shard string, c
 		LibPath: e.Lib.Location.Lib, LibVersion: e.Lib.Version, GGMLVersion: e.Lib.GGMLVersion,
 		Backend: e.backend, Device: e.device, Threads: int32(e.Threads),
 		TargetPath: c.Models.Target, TargetSHA256: e.tHash, TargetArch: e.Target.Info.Architecture,
-		TargetParams: int64(e.Target.Info.Params), TargetBytes: int64(e.Target.Info.Size),
+		TargetParams: int64(e.Target.Info.Params), TargetBytes: int64(e.Target.Info.Size), TargetBytesPerToken: e.tPerToken,
 		TargetRollback: e.Loop.Rollback(),
 		Host:           hostname(), StartedAt: started.UnixMicro(), FinishedAt: time.Now().UnixMicro(),
 	}

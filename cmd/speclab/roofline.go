@@ -4,12 +4,15 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/speclab/speclab/analysis"
 	"github.com/speclab/speclab/engine/gguf"
+	"github.com/speclab/speclab/experiments"
 	"github.com/speclab/speclab/experiments/runlog"
 	"github.com/speclab/speclab/rocm"
 )
@@ -35,6 +38,42 @@ type rooflineReport struct {
 	// Run: the run folder's baseline speed and where it stands.
 	RunTPS      analysis.Num `json:"run_baseline_tokens_per_second"`
 	Utilisation analysis.Num `json:"run_bandwidth_share"`
+	// Batches and BatchTPS: with --plot, the tokens/s of a verify batch of
+	// each size, measured through libllama.
+	Batches  []int     `json:"batches,omitempty"`
+	BatchTPS []float64 `json:"batch_tokens_per_second,omitempty"`
+	Plot     string    `json:"plot,omitempty"`
+}
+
+// plot measures tokens/s by batch size and draws them against the roofs.
+func (r *rooflineReport) plot(c *cli.Context, path string) error {
+	lib, err := openLib(c)
+	if err != nil {
+		return err
+	}
+	m := experiments.Models{Target: r.Target, Context: experiments.Context{GPULayers: c.Int("gpu-layers"), Threads: c.Int("threads"), FlashAttn: "auto"}}
+	s, err := experiments.Open(lib, m)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	sizes := []int{1, 2, 4, 8, 16, 32, 64}
+	sizes = slices.DeleteFunc(sizes, func(b int) bool { return b > s.TargetCtx.NCtx()-66 })
+	fmt.Fprintf(c.App.ErrWriter, "timing verify batches of %v tokens\n", sizes)
+	ms, _, _, err := measureTarget(s.Target, s.TargetCtx, sizes, 9)
+	if err != nil {
+		return err
+	}
+	r.Batches = sizes
+	for i, b := range sizes {
+		r.BatchTPS = append(r.BatchTPS, float64(b)/(ms[i]/1e3))
+	}
+	fig := analysis.RooflineFigure(sizes, r.BatchTPS, r.Roofline.CeilingTPS, filepath.Base(r.Target))
+	if err := fig.Save(path); err != nil {
+		return err
+	}
+	r.Plot = path
+	return nil
 }
 
 func rooflineCommand() *cli.Command {
@@ -63,6 +102,9 @@ Examples:
 			&cli.StringFlag{Name: "runtime-dir", Usage: "folder of libcudart.so / libamdhip64.so (default: the loader's search path)"},
 			&cli.IntFlag{Name: "ctx-size", Aliases: []string{"c"}, Value: 512, Usage: "context length at which the KV cache is read"},
 			&cli.StringFlag{Name: "run", Usage: "a run folder: where its baseline stands against the ceiling"},
+			&cli.StringFlag{Name: "plot", Usage: "also measure tokens/s by verify batch size through libllama and draw it against the roofs into this file (.png, .svg or .pdf)"},
+			&cli.IntFlag{Name: "gpu-layers", Aliases: []string{"ngl"}, Usage: "with --plot: layers of the target offloaded (as llama.cpp's -ngl)"},
+			&cli.IntFlag{Name: "threads", Aliases: []string{"t"}, Usage: "with --plot: CPU threads (0: speclab's default)"},
 			&cli.BoolFlag{Name: "json", Usage: "print the report as JSON"},
 		},
 		Action: func(c *cli.Context) error {
@@ -117,6 +159,11 @@ Examples:
 						r.Utilisation = analysis.Num(r.Roofline.Utilisation(float64(s.TPS.Mean)))
 						break
 					}
+				}
+			}
+			if path := c.String("plot"); path != "" {
+				if err := r.plot(c, path); err != nil {
+					return err
 				}
 			}
 			if c.Bool("json") {
@@ -212,6 +259,13 @@ func (r *rooflineReport) print(c *cli.Context) {
 			verdict = "not memory-bound: compute, kernel launches or the CPU limit it, so verifying k tokens costs about k steps and speculation pays little"
 		}
 		fmt.Fprintf(w, "run        baseline %.1f tokens/s = %.0f%% of the ceiling: %s\n", float64(r.RunTPS), 100*float64(r.Utilisation), verdict)
+	}
+	if len(r.Batches) > 0 {
+		fmt.Fprintf(w, "batches    ")
+		for i, b := range r.Batches {
+			fmt.Fprintf(w, "%d: %.0f tok/s (%.0f%% of the roof)  ", b, r.BatchTPS[i], 100*r.BatchTPS[i]/(float64(b)*r.Roofline.CeilingTPS))
+		}
+		fmt.Fprintf(w, "\nplot       %s\n", r.Plot)
 	}
 	if len(r.Spec) > 0 {
 		fmt.Fprintf(w, "\nspeculative ceiling, tokens/s (draft %s, %.1f MB per token; verify reads the weights once)\n  α \\ γ", r.Draft, r.DraftBytes/1e6)

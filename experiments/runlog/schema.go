@@ -85,25 +85,34 @@ type RunRow struct {
 	ServerBuild string `parquet:"server_build"`
 
 	// environment
-	LibPath        string `parquet:"lib_path"`
-	LibVersion     string `parquet:"lib_version"`
-	GGMLVersion    string `parquet:"ggml_version"`
-	Backend        string `parquet:"backend"`
-	Device         string `parquet:"device"`
-	Threads        int32  `parquet:"threads"`
-	TargetPath     string `parquet:"target_path"`
-	TargetSHA256   string `parquet:"target_sha256"`
-	TargetArch     string `parquet:"target_arch"`
-	TargetParams   int64  `parquet:"target_params"`
-	TargetBytes    int64  `parquet:"target_bytes"`
-	TargetRollback string `parquet:"target_rollback"` // spec.EngineTarget.Rollback: "kv", "partial-checkpoint" or "checkpoint"
-	DraftPath      string `parquet:"draft_path"`
-	DraftSHA256    string `parquet:"draft_sha256"`
-	DraftParams    int64  `parquet:"draft_params"`
-	Speclab        string `parquet:"speclab_version"`
-	Host           string `parquet:"host"`
-	StartedAt      int64  `parquet:"started_at,timestamp(microsecond)"`
-	FinishedAt     int64  `parquet:"finished_at,timestamp(microsecond)"`
+	LibPath      string `parquet:"lib_path"`
+	LibVersion   string `parquet:"lib_version"`
+	GGMLVersion  string `parquet:"ggml_version"`
+	Backend      string `parquet:"backend"`
+	Device       string `parquet:"device"`
+	Threads      int32  `parquet:"threads"`
+	TargetPath   string `parquet:"target_path"`
+	TargetSHA256 string `parquet:"target_sha256"`
+	TargetArch   string `parquet:"target_arch"`
+	TargetParams int64  `parquet:"target_params"`
+	TargetBytes  int64  `parquet:"target_bytes"`
+	// TargetBytesPerToken is what generating one token reads of the
+	// weights (gguf.Summary.BytesPerToken: one row of the token embedding;
+	// 0 in older folders)
+	TargetBytesPerToken int64  `parquet:"target_bytes_per_token"`
+	TargetRollback      string `parquet:"target_rollback"` // spec.EngineTarget.Rollback: "kv", "partial-checkpoint" or "checkpoint"
+	DraftPath           string `parquet:"draft_path"`
+	DraftSHA256         string `parquet:"draft_sha256"`
+	DraftParams         int64  `parquet:"draft_params"`
+	Speclab             string `parquet:"speclab_version"`
+	Host                string `parquet:"host"`
+	// the memory bandwidth measured when the run started (GB/s, reads and
+	// writes counted; 0 in older folders) and where: "cpu", "cuda" or "hip"
+	// (package rocm); with TargetBytes it gives the decode ceiling
+	BandwidthGBs    float64 `parquet:"bandwidth_gb_s"`
+	BandwidthSource string  `parquet:"bandwidth_source"`
+	StartedAt       int64   `parquet:"started_at,timestamp(microsecond)"`
+	FinishedAt      int64   `parquet:"finished_at,timestamp(microsecond)"`
 }
 
 // Sources of runs rows.

@@ -33,7 +33,7 @@ spec/sample:         # sampling: pure
 drafts:              engine spec/sample terms
 spec:                drafts engine spec/sample terms
 experiments/runlog:  terms    # the run folder's format: no engine, no loop
-experiments:         drafts engine engine/gguf engine/llamalib engine/synth experiments/llamaserver experiments/runlog models spec spec/sample terms
+experiments:         drafts engine engine/gguf engine/llamalib engine/synth experiments/llamaserver experiments/runlog models rocm spec spec/sample terms
 experiments/llamaserver: terms    # llama-server's HTTP API: no engine
 analysis:            experiments/runlog terms    # works from the logs alone
 rocm:                # GPUs, bandwidth, roofline: no engine, no logs
