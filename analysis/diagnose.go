@@ -197,6 +197,10 @@ func diagnoseConfig(s *Summary) *ConfigDiagnosis {
 		if len(s.Refusals) > 0 {
 			say("  refused in part: %s", strings.Join(s.Refusals, "; "))
 		}
+		if s.TranslateUs.OK() {
+			say("  translation between the vocabularies: %s µs per drafting step, %s of the proposer's time (the history's text into the draft's tokens, and the draft back)",
+				s.TranslateUs.Format("%.1f"), pct(s.TranslateShare))
+		}
 		if s.VerifyCost.OK() && s.VerifyCost >= 1.25 && s.Speedup.Mean.OK() && s.SpeedupModel.OK() && s.Speedup.Mean < s.SpeedupModel {
 			say("  cost: verifying a draft took %.2f× the time of a plain decoding step (the model assumes 1×: decoding is not memory-bound here, so every drafted token costs target compute)",
 				float64(s.VerifyCost))

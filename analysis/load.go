@@ -52,6 +52,7 @@ type StepStats struct {
 	DraftVerifyNs  int64 // time in the target's verify decode, steps with a non-empty draft
 	RollbackNs     int64
 	OverheadNs     int64
+	TranslateNs    int64 // the part of ProposeNs spent translating between vocabularies
 	// PlainVerifyNs and DraftVerifyNs are the verify times of each step
 	// without and with a draft, for medians: one stalled step (a GPU that
 	// paused for seconds) moves a mean by orders of magnitude.
@@ -122,6 +123,7 @@ func (s *StepStats) add(o *StepStats) {
 	s.VerifyNs += o.VerifyNs
 	s.RollbackNs += o.RollbackNs
 	s.OverheadNs += o.OverheadNs
+	s.TranslateNs += o.TranslateNs
 	s.PlainVerify = append(s.PlainVerify, o.PlainVerify...)
 	s.DraftVerify = append(s.DraftVerify, o.DraftVerify...)
 	for k, row := range o.ByK {
@@ -261,12 +263,12 @@ type accum struct {
 	steps  []*StepStats
 	tokens []*TokenStats
 	// column buffers, reused across row groups
-	ids               []int32
-	pos, k, j, em     []int32
-	reason            []int32
-	prop, ver, rb, ov []int64
-	acc, verified     []bool
-	pt, qd, ent       []float32
+	ids                   []int32
+	pos, k, j, em         []int32
+	reason                []int32
+	prop, ver, rb, ov, tr []int64
+	acc, verified         []bool
+	pt, qd, ent           []float32
 }
 
 func newAccum(n int) *accum {
@@ -340,6 +342,8 @@ func (a *accum) scanSteps(path string, cellOf func([]byte) int32) error {
 	if err != nil {
 		return err
 	}
+	// translate_ns came later: folders written before have none
+	trIdx, trErr := p.Column(runlog.Col[runlog.StepRow]("TranslateNs"))
 	for _, rg := range p.RowGroups() {
 		cc := rg.ColumnChunks()
 		a.ids, err = runlog.ReadIDs(cc[idx[0]], a.ids[:0], cellOf)
@@ -369,6 +373,10 @@ func (a *accum) scanSteps(path string, cellOf func([]byte) int32) error {
 		}
 		if err == nil {
 			a.ov, err = runlog.ReadInt64(cc[idx[9]], a.ov[:0])
+		}
+		a.tr = a.tr[:0]
+		if err == nil && trErr == nil {
+			a.tr, err = runlog.ReadInt64(cc[trIdx], a.tr)
 		}
 		if err != nil {
 			return fmt.Errorf("read %s: %w", path, err)
@@ -412,6 +420,9 @@ func (a *accum) scanSteps(path string, cellOf func([]byte) int32) error {
 			s.VerifyNs += a.ver[i]
 			s.RollbackNs += a.rb[i]
 			s.OverheadNs += a.ov[i]
+			if i < len(a.tr) {
+				s.TranslateNs += a.tr[i]
+			}
 			if k == 0 {
 				empty[a.reason[i]]++
 				s.PlainVerify = append(s.PlainVerify, a.ver[i])

@@ -248,6 +248,12 @@ type Summary struct {
 	// drafts: dropping the KV tail, or restoring a checkpoint and replaying
 	// (targets that cannot drop a tail), with the checkpoint's save.
 	RollbackUs Num `json:"rollback_us_per_step"`
+	// TranslateUs is the mean time per drafting step spent translating
+	// between the target's and the draft's vocabularies (draft-slem,
+	// draft-tli), part of the proposer's time; TranslateShare is it over
+	// the proposer's time of those steps.
+	TranslateUs    Num `json:"translate_us_per_drafting_step"`
+	TranslateShare Num `json:"translate_share_of_propose"`
 	// Counters under vLLM's and llama-server's names (spec_decode_*_total).
 	Counters  Counters `json:"counters"`
 	PosUncond []Num    `json:"per_position_unconditional"`
@@ -495,6 +501,11 @@ func (g *Summary) compute(base *baselines) int {
 	g.MeanAcceptLen = Num(MeanAcceptLen(s))
 	g.TokensPerStep = Num(TokensPerStep(s))
 	g.RollbackUs = Num(ratio(float64(s.RollbackNs), s.Steps) / 1e3)
+	g.TranslateUs, g.TranslateShare = Num(math.NaN()), Num(math.NaN())
+	if s.TranslateNs > 0 {
+		g.TranslateUs = Num(ratio(float64(s.TranslateNs), s.DraftSteps) / 1e3)
+		g.TranslateShare = Num(ratio(float64(s.TranslateNs), s.ProposeNs))
+	}
 	g.Counters = countersOf(s)
 	g.PosUncond, g.PosCond = nums(PositionAcceptance(s.ByK, false)), nums(PositionAcceptance(s.ByK, true))
 	g.AcceptHist = make([][]int64, len(s.ByK))

@@ -3,6 +3,7 @@ package drafts
 import (
 	"fmt"
 	"math/rand/v2"
+	"time"
 
 	"github.com/speclab/speclab/spec/sample"
 	"github.com/speclab/speclab/terms"
@@ -85,6 +86,9 @@ type Draft struct {
 	// Source names the method that produced the draft (for a Multi, the
 	// member that answered).
 	Source string
+	// Translate is the part of the proposer's time spent translating
+	// between vocabularies (draft-slem, draft-tli; 0 for the others).
+	Translate time.Duration
 }
 
 // Proposer drafts tokens for a target to verify.

@@ -2,6 +2,7 @@ package drafts
 
 import (
 	"fmt"
+	"math"
 	"math/rand/v2"
 
 	"github.com/speclab/speclab/engine"
@@ -10,8 +11,14 @@ import (
 	"github.com/speclab/speclab/terms"
 )
 
-// ModelVocab adapts an engine.Model's vocabulary to Vocab.
+// ModelVocab adapts an engine.Model's vocabulary to Vocab and TextVocab.
 type ModelVocab struct{ M *engine.Model }
+
+func (v ModelVocab) Piece(id Token) string { return string(v.M.Piece(nil, id, false)) }
+func (v ModelVocab) Tokenize(text string, addSpecial bool) ([]Token, error) {
+	return v.M.Tokenize(text, addSpecial, true)
+}
+func (v ModelVocab) Detokenize(toks []Token) (string, error) { return v.M.Detokenize(toks, true, true) }
 
 func (v ModelVocab) VocabType() int            { return int(v.M.Info.VocabType) }
 func (v ModelVocab) VocabSize() int            { return v.M.Info.VocabSize }
@@ -41,10 +48,14 @@ type DraftModel struct {
 	ckpt    engine.Checkpoint
 	hasCkpt bool
 	stats   DraftStats
-	rng     *rand.Rand
-	seed    uint64
-	greedy  sample.Params
-	d       sample.Dist
+	// allow, when set, restricts the draft's distribution to these of its
+	// tokens (draft-tli: those the target has too), renormalised.
+	allow  []bool
+	masked []float32
+	rng    *rand.Rand
+	seed   uint64
+	greedy sample.Params
+	d      sample.Dist
 
 	// buffers reused across Draft calls
 	toks, one []Token
@@ -59,6 +70,12 @@ func NewDraftModel(target Vocab, ctx *engine.Context, seed uint64) (*DraftModel,
 	if err := CheckCompatible(target, ModelVocab{ctx.Model()}); err != nil {
 		return nil, fmt.Errorf("draft model %s: %w", ctx.Model().Info.Path, err)
 	}
+	return newDraftModel(ctx, seed)
+}
+
+// newDraftModel is the draft model in ctx without llama.cpp's vocabulary
+// check (draft-slem and draft-tli translate instead).
+func newDraftModel(ctx *engine.Context, seed uint64) (*DraftModel, error) {
 	ok, err := ctx.Model().CanRemoveTail()
 	if err != nil {
 		return nil, fmt.Errorf("draft model: %w", err)
@@ -129,7 +146,7 @@ func (m *DraftModel) Draft(req Request) (Draft, error) {
 		rng = req.Rand
 	}
 	for i := 0; i < req.NMax; i++ {
-		params.Fill(m.ctx.Logits(-1), &m.d)
+		params.Fill(m.logits(), &m.d)
 		var tok Token
 		var q float32
 		if req.Sample {
@@ -164,6 +181,21 @@ func (m *DraftModel) Draft(req Request) (Draft, error) {
 		return Draft{Reason: BelowNMin}, nil
 	}
 	return d, nil
+}
+
+// logits are the draft's last logits, restricted to allow when set.
+func (m *DraftModel) logits() []float32 {
+	l := m.ctx.Logits(-1)
+	if m.allow == nil {
+		return l
+	}
+	m.masked = append(m.masked[:0], l...)
+	for i := range m.masked {
+		if i >= len(m.allow) || !m.allow[i] {
+			m.masked[i] = float32(math.Inf(-1))
+		}
+	}
+	return m.masked
 }
 
 // sync makes the draft context hold history, with the logits of its last

@@ -13,7 +13,10 @@ import (
 
 // Priority is llama.cpp's order among the --spec-type methods speclab
 // implements: for each step the first that returns a draft wins.
-var Priority = []string{terms.NgramSimple, terms.NgramMapK, terms.NgramMapK4V, terms.NgramMod, terms.DraftSimple}
+var Priority = []string{terms.NgramSimple, terms.NgramMapK, terms.NgramMapK4V, terms.NgramMod, terms.DraftSimple, terms.DraftSLEM, terms.DraftTLI}
+
+// DraftModelTypes are the methods that drive a draft model.
+var DraftModelTypes = []string{terms.DraftSimple, terms.DraftSLEM, terms.DraftTLI}
 
 // Setup describes the proposers of a run, as llama.cpp's flags do.
 type Setup struct {
@@ -21,7 +24,8 @@ type Setup struct {
 	Types []string
 	// Ngram holds n-gram options by llama.cpp flag name (see NgramFlags).
 	Ngram map[string]int
-	// Target is the target's vocabulary, for the draft model's checks.
+	// Target is the target's vocabulary, for the draft model's checks
+	// (and, for draft-slem and draft-tli, a TextVocab to translate with).
 	Target Vocab
 	// DraftCtx is a context of the draft model (draft-simple only).
 	DraftCtx *engine.Context
@@ -86,7 +90,7 @@ func New(s Setup) (Proposer, error) {
 	var members []Proposer
 	var refusal error
 	for _, t := range types {
-		if t != terms.DraftSimple {
+		if !slices.Contains(DraftModelTypes, t) {
 			p, err := NewNgram(t, s.Ngram)
 			if err != nil {
 				return nil, err
@@ -95,7 +99,25 @@ func New(s Setup) (Proposer, error) {
 			continue
 		}
 		if s.DraftCtx == nil {
-			return nil, errors.New("--spec-type draft-simple needs a draft model (--draft / -md)")
+			return nil, fmt.Errorf("--spec-type %s needs a draft model (--draft / -md)", t)
+		}
+		if t != terms.DraftSimple {
+			tv, ok := s.Target.(TextVocab)
+			if !ok {
+				return nil, fmt.Errorf("--spec-type %s: the target's vocabulary has no tokenizer to translate with", t)
+			}
+			var p Proposer
+			var err error
+			if t == terms.DraftSLEM {
+				p, err = NewSLEM(tv, s.DraftCtx, s.Seed)
+			} else {
+				p, err = NewTLI(tv, s.DraftCtx, s.Seed)
+			}
+			if err != nil {
+				return nil, err // no shared text: a refusal of the user's set-up, not llama.cpp's
+			}
+			members = append(members, p)
+			continue
 		}
 		p, err := NewDraftModel(s.Target, s.DraftCtx, s.Seed)
 		var ie *IncompatibleError

@@ -352,8 +352,8 @@ func (e *Experiment) Normalise() error {
 			errs = append(errs, fmt.Errorf("%s: %w", where, err))
 		}
 		for _, t := range b.Types {
-			if t == terms.DraftSimple && e.Draft == "" && len(e.Drafts) == 0 && c.Draft == "" {
-				errs = append(errs, fmt.Errorf("%s: spec_type draft-simple needs a draft model (key draft)", where))
+			if slices.Contains(drafts.DraftModelTypes, t) && e.Draft == "" && len(e.Drafts) == 0 && c.Draft == "" {
+				errs = append(errs, fmt.Errorf("%s: spec_type %s needs a draft model (key draft)", where, t))
 			}
 		}
 	}
@@ -439,12 +439,21 @@ func (c Configuration) Build(sp sample.Params, seed uint64) (Built, error) {
 			return b, fmt.Errorf("ngram: %w", err)
 		}
 	}
+	models := 0
 	for _, t := range b.Types {
-		if t != terms.DraftSimple {
-			if _, err := drafts.NewNgram(t, c.Ngram); err != nil {
-				return b, fmt.Errorf("ngram: %w", err)
-			}
+		if slices.Contains(drafts.DraftModelTypes, t) {
+			models++
+			continue
 		}
+		if _, err := drafts.NewNgram(t, c.Ngram); err != nil {
+			return b, fmt.Errorf("ngram: %w", err)
+		}
+	}
+	if models > 1 {
+		return b, fmt.Errorf("spec_type: %s: one draft-model method at a time (they share the draft's context)", c.SpecType)
+	}
+	if slices.Contains(b.Types, terms.DraftSLEM) && cfg.Verify == spec.Rejection {
+		return b, fmt.Errorf("spec_type draft-slem with verify rejection: draft-slem proposes text, not a distribution over the target's tokens; verify greedy (temp 0) or match")
 	}
 	b.Config = cfg
 	b.Policy = fmt.Sprint(cfg.Policy)

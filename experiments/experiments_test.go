@@ -472,3 +472,20 @@ func TestLinePrinter(t *testing.T) {
 		t.Errorf("progress lines:\n%s", b.String())
 	}
 }
+
+// The cross-vocabulary methods are checked when an experiment is read.
+func TestCrossVocabConfigs(t *testing.T) {
+	for _, tc := range []struct{ yaml, want string }{
+		{"configs: [{name: s, spec_type: draft-slem}]\n", "needs a draft model"},
+		{"draft: d.gguf\nsampling: {temp: 0.8}\nconfigs: [{name: s, spec_type: draft-slem, verify: rejection}]\n", "draft-slem proposes text"},
+		{"draft: d.gguf\nconfigs: [{name: s, spec_type: 'draft-simple,draft-tli'}]\n", "one draft-model method at a time"},
+	} {
+		_, err := experiments.Parse([]byte("target: t.gguf\n" + tc.yaml))
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%q: %v, want %q", tc.yaml, err, tc.want)
+		}
+	}
+	if _, err := experiments.Parse([]byte("target: t.gguf\ndraft: d.gguf\nsampling: {temp: 0.8}\nconfigs: [{name: t, spec_type: draft-tli, verify: rejection}]\n")); err != nil {
+		t.Errorf("draft-tli with rejection sampling: %v", err)
+	}
+}

@@ -12,17 +12,17 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
+	"github.com/speclab/speclab/drafts"
 	"github.com/speclab/speclab/engine"
 	"github.com/speclab/speclab/engine/gguf"
 	"github.com/speclab/speclab/experiments/llamaserver"
 	"github.com/speclab/speclab/experiments/runlog"
 	"github.com/speclab/speclab/rocm"
 	"github.com/speclab/speclab/spec"
-
-	"github.com/speclab/speclab/terms"
 )
 
 // ErrInterrupted: the run was cancelled; the finished cells are on disk and
@@ -503,7 +503,7 @@ func (s *logSink) OnStep(st *spec.Step) {
 		Accepted: int32(st.Accepted), Emitted: int32(st.Emitted), Source: st.Source, Reason: string(st.Reason),
 		Checkpoint: st.Checkpoint, StateBytes: int64(st.StateBytes),
 		ProposeNs: st.Propose.Nanoseconds(), VerifyNs: st.Verify.Nanoseconds(),
-		RollbackNs: st.Rollback.Nanoseconds(), OverheadNs: st.Overhead.Nanoseconds(),
+		RollbackNs: st.Rollback.Nanoseconds(), OverheadNs: st.Overhead.Nanoseconds(), TranslateNs: st.Translate.Nanoseconds(),
 	})
 }
 
@@ -585,7 +585,7 @@ func (e *env) cell(ctx context.Context, w *runlog.Writer, runID, shard string, c
 	if g.Refusal != nil {
 		row.Refusal = g.Refusal.Error()
 	}
-	if e.Draft != nil && strings.Contains(row.SpecTypes, terms.DraftSimple) {
+	if e.Draft != nil && slices.ContainsFunc(b.Types, func(t string) bool { return slices.Contains(drafts.DraftModelTypes, t) }) {
 		row.DraftPath, row.DraftSHA256, row.DraftParams = c.Models.Draft, e.dHash, int64(e.Draft.Info.Params)
 	}
 	return row, nil

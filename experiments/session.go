@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 
 	"github.com/speclab/speclab/drafts"
 	"github.com/speclab/speclab/engine"
@@ -238,8 +239,8 @@ func (s *Session) Generation(c Configuration, sm Sampling, seed uint64) (*Genera
 		return nil, err
 	}
 	for _, t := range b.Types {
-		if t == terms.DraftSimple && s.DraftCtx == nil {
-			return nil, fmt.Errorf("spec type draft-simple needs a draft model")
+		if slices.Contains(drafts.DraftModelTypes, t) && s.DraftCtx == nil {
+			return nil, fmt.Errorf("spec type %s needs a draft model", t)
 		}
 	}
 	prop, err := drafts.New(drafts.Setup{

@@ -23,6 +23,7 @@ type Step struct {
 	// hybrid memory (the attention tail is dropped instead).
 	PartialState bool
 	Propose      time.Duration // time in the proposer
+	Translate    time.Duration // the part of Propose spent translating between vocabularies (draft-slem, draft-tli)
 	Verify       time.Duration // time in the target's decode of [last + draft]
 	Rollback     time.Duration // time removing the tail, or restoring + replaying
 	Overhead     time.Duration // the rest of the step: verification logic, events

@@ -324,6 +324,7 @@ func (l *loop) verifyStep(nPast int) (int, error) {
 			Rand: l.rng,
 		})
 		s.Propose = time.Since(tp)
+		s.Translate = d.Translate
 		if err != nil {
 			return nPast, fmt.Errorf("step %d: draft: %w", s.Step, err)
 		}

@@ -52,16 +52,42 @@ func chiSquare(obs map[[2]engine.Token]int, exp map[[2]engine.Token]float64, n i
 }
 
 // TestRejectionSamplingPreservesDistribution: over thousands of seeded
-// generations of two tokens, the second one drafted by the draft model and
-// verified by rejection sampling, the joint distribution of emitted tokens
-// matches the target's own (χ² at α = 0.001), while the draft's proposals
-// alone do not — so the test can tell a broken verifier.
+// generations of two tokens, the second one drafted and verified by
+// rejection sampling, the joint distribution of emitted tokens matches the
+// target's own (χ² at α = 0.001), while the draft's proposals alone do not
+// — so the test can tell a broken verifier. The drafts come from
+// draft-simple (a draft with the target's vocabulary) and from draft-tli
+// (a draft with another vocabulary, its distribution restricted to the
+// tokens both share).
 func TestRejectionSamplingPreservesDistribution(t *testing.T) {
 	if testing.Short() {
 		t.Skip("thousands of generations")
 	}
 	set := testenv.Models(t, gguf.TypeQ8_0)
-	target, draft := load(t, set.Target), load(t, set.Draft)
+	for _, tc := range []struct {
+		name  string
+		draft string
+		make  func(target *engine.Model, ctx *engine.Context) (drafts.Proposer, error)
+	}{
+		{"draft-simple", set.Draft, func(target *engine.Model, ctx *engine.Context) (drafts.Proposer, error) {
+			return drafts.NewDraftModel(drafts.ModelVocab{M: target}, ctx, 99)
+		}},
+		{"draft-tli", set.OtherVocab, func(target *engine.Model, ctx *engine.Context) (drafts.Proposer, error) {
+			return drafts.NewTLI(drafts.ModelVocab{M: target}, ctx, 99)
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			target := load(t, set.Target)
+			prop, err := tc.make(target, newCtx(t, load(t, tc.draft), 128))
+			if err != nil {
+				t.Fatal(err)
+			}
+			rejectionTrials(t, target, prop)
+		})
+	}
+}
+
+func rejectionTrials(t *testing.T, target *engine.Model, prop drafts.Proposer) {
 	sp := sample.Params{Temp: 1.5, TopK: 5}
 	toks := tokenize(t, target, "The quick brown")
 
@@ -86,10 +112,6 @@ func TestRejectionSamplingPreservesDistribution(t *testing.T) {
 	}
 
 	tg := newTarget(t, target)
-	prop, err := drafts.NewDraftModel(drafts.ModelVocab{M: target}, newCtx(t, draft, 128), 99)
-	if err != nil {
-		t.Fatal(err)
-	}
 	const trials = 3000
 	obs := map[[2]engine.Token]int{}
 	proposed := map[[2]engine.Token]int{}

@@ -90,6 +90,10 @@ const (
 	NgramMapK4V = "ngram-map-k4v"
 	NgramMod    = "ngram-mod"
 	DraftSimple = "draft-simple" // the draft-model method
+	// speclab's own: a draft model with another vocabulary (Timor et al.
+	// 2025), after llama.cpp's methods in the priority order
+	DraftSLEM = "draft-slem" // string-level exact match
+	DraftTLI  = "draft-tli"  // token-level intersection
 )
 
 // Defaults of llama.cpp's n-gram flags (common/common.h).

@@ -184,6 +184,7 @@ llama.h (--llama-h PATH, found by itself in a llama.cpp build tree).`,
 			plotCommand(),
 			benchCommand(),
 			rooflineCommand(),
+			compatCommand(),
 		},
 	}
 }

@@ -181,8 +181,8 @@ func openSession(c *cli.Context) (*session, error) {
 	if err != nil {
 		return nil, err
 	}
-	if !slices.Contains(types, terms.DraftSimple) {
-		m.Draft = "" // a draft model is loaded only for the method that uses it
+	if !usesDraftModel(types) {
+		m.Draft = "" // a draft model is loaded only for the methods that use it
 	}
 	lib, err := openLib(c)
 	if err != nil {
@@ -256,10 +256,15 @@ func configFromFlags(c *cli.Context) (experiments.Configuration, experiments.Sam
 	if err != nil {
 		return conf, sm, nil, usageError{err.Error()}
 	}
-	if slices.Contains(b.Types, terms.DraftSimple) && c.String("draft") == "" {
-		return conf, sm, nil, usagef("--spec-type draft-simple needs a draft model: --draft MODEL.gguf")
+	if usesDraftModel(b.Types) && c.String("draft") == "" {
+		return conf, sm, nil, usagef("--spec-type %s needs a draft model: --draft MODEL.gguf", strings.Join(b.Types, ","))
 	}
 	return conf, sm, b.Types, nil
+}
+
+// usesDraftModel reports whether a method of types drives a draft model.
+func usesDraftModel(types []string) bool {
+	return slices.ContainsFunc(types, func(t string) bool { return slices.Contains(drafts.DraftModelTypes, t) })
 }
 
 func readPrompt(c *cli.Context) (string, error) {

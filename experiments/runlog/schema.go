@@ -152,6 +152,9 @@ type StepRow struct {
 	VerifyNs   int64  `parquet:"verify_ns"`
 	RollbackNs int64  `parquet:"rollback_ns"`
 	OverheadNs int64  `parquet:"overhead_ns"`
+	// TranslateNs is the part of ProposeNs spent translating between
+	// vocabularies (draft-slem, draft-tli; 0 otherwise and in older folders)
+	TranslateNs int64 `parquet:"translate_ns"`
 }
 
 // TokenRow is one drafted token.
