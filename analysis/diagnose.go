@@ -165,6 +165,9 @@ func diagnoseConfig(s *Summary) *ConfigDiagnosis {
 	case s.Drafted == 0 && len(s.Refusals) > 0:
 		cd.Status = StatusRefused
 		cd.Why = "refused: " + strings.Join(s.Refusals, "; ")
+		if strings.Contains(cd.Why, "draft vocabulary refused") {
+			cd.Why += " (speclab compat says how far apart the vocabularies are; --spec-type draft-tli or draft-slem drafts with this model across them, losslessly)"
+		}
 	case s.Drafted == 0 && s.Empty[string(terms.TargetCannotRollback)] > 0:
 		cd.Status = StatusCannotRollback
 		cd.Why = fmt.Sprintf("the target's memory cannot roll back a rejected draft (recurrent or hybrid model) and state checkpoints were not allowed (%s on %d steps)", terms.TargetCannotRollback, s.Empty[string(terms.TargetCannotRollback)])
