@@ -20,6 +20,11 @@ const (
 	SpeedupModel         Metric = "speedup_model"
 	BreakEvenAlpha       Metric = "break_even_alpha"
 	VerifyCost           Metric = "verify_cost"
+	SpeedupSpecBench     Metric = "speedup_spec_bench"
+	SpeedupMeasuredCost  Metric = "speedup_measured_verify_cost"
+	Noise                Metric = "noise"
+	RollbackUs           Metric = "rollback_us_per_step"
+	TranslateUs          Metric = "translate_us_per_drafting_step"
 )
 
 type metricInfo struct {
@@ -32,7 +37,9 @@ var metrics = []metricInfo{
 	{MeanAcceptanceLength, "τ = 1 + accepted draft tokens / drafting steps (verify steps whose draft was not empty)", "llama-server's mean len (n_draft_verif_steps) and vLLM's mean acceptance length (1 + num_accepted_tokens / num_drafts)"},
 	{TokensPerVerifyStep, "1 + accepted draft tokens / all verify steps, empty drafts included: tokens a target step emits", "speclab (τ before it followed llama.cpp and vLLM)"},
 	{TokensPerSecond, "generated tokens / generation time, prompt processing excluded", "llama.cpp's timings.predicted_per_second"},
-	{Speedup, "tokens/s over that of the matching baseline cell (same target, task and repeat)", "Spec-Bench (speedup ratio against vanilla autoregressive decoding)"},
+	{Speedup, "tokens/s over that of the matching baseline cell (same target, task and repeat); a group's is the geometric mean over its tasks, then over repeats, with a 95% interval on the log scale", "speclab; a ratio against vanilla decoding, as Spec-Bench's"},
+	{SpeedupSpecBench, "mean tokens/s over the tasks ÷ the baselines' mean over the same tasks, per repeat, then the mean over repeats; a percentile bootstrap interval", "Spec-Bench (evaluation/speed.py)"},
+	{Noise, "whether noise can explain a speedup: the run's A/A cells (the baseline timed twice per block) give a floor exp(|mean d| + t·sd(d)/√m) for a mean of m cells; noise when the speedup is within it or its interval holds 1", "speclab"},
 	{Alpha, "accepted / (accepted + rejections) over the drafting steps: the per-token acceptance", "Leviathan et al. 2023 (α)"},
 	{Gamma, "the mean draft length of the drafting steps", "Leviathan et al. 2023 (γ)"},
 	{CostRatio, "the proposer's time per drafted token / the time of a plain target step", "Leviathan et al. 2023 (c)"},
@@ -40,7 +47,10 @@ var metrics = []metricInfo{
 	{SpeedupLeviathan, "E(α, γ) / (γc + 1)", "Leviathan et al. 2023"},
 	{SpeedupModel, "Leviathan's speedup over the measured mix of draft lengths, empty drafts included", "speclab"},
 	{BreakEvenAlpha, "the α at which the modelled speedup is 1", "speclab, after Leviathan et al. 2023"},
-	{VerifyCost, "verify time of a step with a draft / verify time of a baseline step (Leviathan's model takes 1)", "speclab"},
+	{VerifyCost, "median verify time of a step with a draft / median verify time of a baseline step (Leviathan's model takes 1)", "speclab"},
+	{SpeedupMeasuredCost, "Leviathan's model with the measured verify cost over the measured share f of drafting steps: (f·E + 1 − f) / (f(γc + v) + 1 − f)", "speclab, after Leviathan et al. 2023"},
+	{RollbackUs, "time per verify step undoing rejected drafts: dropping the KV tail, or a checkpoint's save, restore and replay", "speclab"},
+	{TranslateUs, "time per drafting step translating between the target's and the draft's vocabularies (draft-slem, draft-tli)", "speclab, after Timor et al. 2025"},
 }
 
 // Metrics lists every metric, in the order reports use.
