@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/parquet-go/parquet-go"
+
 	"github.com/speclab/speclab/experiments/runlog"
 )
 
@@ -146,5 +148,54 @@ func TestLoadErrors(t *testing.T) {
 	}
 	if _, err := Load([]string{good}); err != nil {
 		t.Errorf("Load of the good folder: %v", err)
+	}
+}
+
+// stepRowBefore is the steps table as speclab wrote it before translate_ns.
+type stepRowBefore struct {
+	RunID      string `parquet:"run_id,dict"`
+	CellID     string `parquet:"cell_id,dict"`
+	ExecID     string `parquet:"exec_id,dict"`
+	Step       int32  `parquet:"step"`
+	Pos        int32  `parquet:"pos"`
+	NMax       int32  `parquet:"n_max"`
+	Drafted    int32  `parquet:"drafted"`
+	Accepted   int32  `parquet:"accepted"`
+	Emitted    int32  `parquet:"emitted"`
+	Source     string `parquet:"source,dict"`
+	Reason     string `parquet:"reason,dict"`
+	Checkpoint bool   `parquet:"checkpoint"`
+	StateBytes int64  `parquet:"state_bytes"`
+	ProposeNs  int64  `parquet:"propose_ns"`
+	VerifyNs   int64  `parquet:"verify_ns"`
+	RollbackNs int64  `parquet:"rollback_ns"`
+	OverheadNs int64  `parquet:"overhead_ns"`
+}
+
+// A folder written before a column was added to the steps table still
+// loads, with zeros in that column.
+func TestLoadOlderSteps(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "run")
+	writeRun(t, dir, "0", cellSpec{run: cell("spec", "t1", 1, false, 10), steps: []st{{k: 3, j: 2, proposeNs: 5}, {k: 0, reason: "no-match"}}})
+	parts := runlog.Parts([]string{dir}, runlog.StepsDir)
+	if len(parts) != 1 {
+		t.Fatalf("%d steps parts", len(parts))
+	}
+	rows, err := parquet.ReadFile[runlog.StepRow](parts[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := make([]stepRowBefore, len(rows))
+	for i, r := range rows {
+		old[i] = stepRowBefore{RunID: r.RunID, CellID: r.CellID, ExecID: r.ExecID, Step: r.Step, Pos: r.Pos, NMax: r.NMax,
+			Drafted: r.Drafted, Accepted: r.Accepted, Emitted: r.Emitted, Source: r.Source, Reason: r.Reason,
+			ProposeNs: r.ProposeNs, VerifyNs: r.VerifyNs, RollbackNs: r.RollbackNs, OverheadNs: r.OverheadNs}
+	}
+	if err := parquet.WriteFile(parts[0], old); err != nil {
+		t.Fatal(err)
+	}
+	d := load(t, dir)
+	if len(d.Cells) != 1 || d.Cells[0].S.Steps != 2 || d.Cells[0].S.TranslateNs != 0 || d.Cells[0].S.Drafted != 3 {
+		t.Errorf("cells %+v", d.Cells)
 	}
 }
