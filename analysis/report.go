@@ -239,7 +239,7 @@ func TheoryTable(groups []*Summary, by []Dim) *Table {
 func EmptyTable(groups []*Summary, by []Dim) *Table {
 	all := map[string]int64{}
 	for _, s := range groups {
-		if !s.Baseline {
+		if !s.Baseline && !s.AA {
 			for r, n := range s.Empty {
 				all[r] += n
 			}
@@ -251,7 +251,7 @@ func EmptyTable(groups []*Summary, by []Dim) *Table {
 		return &Table{Title: t.Title}
 	}
 	for _, s := range groups {
-		if s.Baseline {
+		if s.Baseline || s.AA { // they draft nothing by design
 			continue
 		}
 		r := append(keyCells(s, by), strconv.FormatInt(s.Steps, 10), strconv.FormatInt(s.DraftSteps, 10))
