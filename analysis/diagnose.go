@@ -200,6 +200,9 @@ func diagnoseConfig(s *Summary) *ConfigDiagnosis {
 		if len(s.Refusals) > 0 {
 			say("  refused in part: %s", strings.Join(s.Refusals, "; "))
 		}
+		if s.RollbackUs > 0 {
+			say("  rollback: %s µs per verify step undoing rejected drafts (%s)", s.RollbackUs.Format("%.1f"), rollbackHow(s))
+		}
 		if s.TranslateUs.OK() {
 			say("  translation between the vocabularies: %s µs per drafting step, %s of the proposer's time (the history's text into the draft's tokens, and the draft back)",
 				s.TranslateUs.Format("%.1f"), pct(s.TranslateShare))
@@ -444,6 +447,17 @@ func plural(n int, what string) string {
 		return "1 " + what
 	}
 	return fmt.Sprintf("%d %ss", n, what)
+}
+
+// rollbackHow says what a group's rollback did: drop a KV tail, or save,
+// restore and replay a checkpoint.
+func rollbackHow(s *Summary) string {
+	for _, c := range s.cells {
+		if c.TargetRollback != "" && c.TargetRollback != "kv" {
+			return "the target cannot drop a tail: a " + c.TargetRollback + " saved before each verify, restored and replayed after a rejection"
+		}
+	}
+	return "dropping the KV tail"
 }
 
 // floorPct is a noise floor as "±x%" ("an unknown factor" when missing).

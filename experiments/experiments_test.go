@@ -144,6 +144,19 @@ func TestRunRecordsWhy(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	blocks := map[int32][]int32{}
+	for _, r := range rows {
+		if r.Order != experiments.OrderRandom || r.OrderSeed != int64(r.Seed) && r.Repeat == 1 {
+			t.Errorf("%s: order %q seed %d: want the random order, seeded by the experiment's seed", r.CellID, r.Order, r.OrderSeed)
+		}
+		blocks[r.Block] = append(blocks[r.Block], r.ExecOrder)
+	}
+	for b, slots := range blocks {
+		slices.Sort(slots)
+		if len(slots) != 6 || slots[0] != 0 || slots[5] != 5 {
+			t.Errorf("block %d: exec_order %v, want 0..5 (five configurations and the A/A cell)", b, slots)
+		}
+	}
 	if rows[0].BandwidthGBs <= 0 || rows[0].BandwidthSource != "cpu" {
 		t.Errorf("bandwidth %v from %q: want the CPU's, measured", rows[0].BandwidthGBs, rows[0].BandwidthSource)
 	}

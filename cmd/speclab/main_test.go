@@ -619,6 +619,7 @@ func TestJSONVocabulary(t *testing.T) {
 	for _, args := range [][]string{
 		{"report", "--json", run},
 		{"roofline", "--json", "-m", target, "-md", draft, "--bandwidth", "100", "--run", run},
+		{"compat", "--json", "-m", target, "-md", filepath.Join(testenv.RepoRoot(), "models", "draft-othervocab.gguf")},
 		{"doctor", "--json"},
 		{"inspect", "--json", target},
 		{"run", "--json", "-m", target, "-md", draft, "-n", "16", "-p", "package main"},
