@@ -169,14 +169,25 @@ Examples:
 }
 
 // runModels sets --target, --draft and --threads to the run's where the
-// command line does not give them.
+// command line does not give them: the draft of a cell whose draft model
+// drafted (not one llama.cpp refused).
 func runModels(c *cli.Context, run *analysis.Data) error {
+	set := func(flag, v string) error {
+		if v == "" || v == "0" || c.IsSet(flag) {
+			return nil
+		}
+		return c.Set(flag, v)
+	}
 	for _, cell := range run.Cells {
-		for flag, v := range map[string]string{"target": cell.TargetPath, "draft": cell.DraftPath, "threads": strconv.Itoa(int(cell.Threads))} {
-			if v != "" && v != "0" && !c.IsSet(flag) {
-				if err := c.Set(flag, v); err != nil {
-					return err
-				}
+		if err := set("target", cell.TargetPath); err != nil {
+			return err
+		}
+		if err := set("threads", strconv.Itoa(int(cell.Threads))); err != nil {
+			return err
+		}
+		if cell.S.Drafted > 0 && strings.Contains(cell.SpecTypes, "draft-") {
+			if err := set("draft", cell.DraftPath); err != nil {
+				return err
 			}
 		}
 	}
