@@ -345,3 +345,34 @@ func TranslationCost(target, draft TextVocab, text string, reps int) (time.Durat
 	}
 	return best, len(h), nil
 }
+
+// crossDraft is the draft model of draft-slem and draft-tli, kept in step
+// with the target's history through its text.
+type crossDraft struct {
+	dm *DraftModel
+	tr translator
+}
+
+// Reset empties the draft context.
+func (c *crossDraft) Reset() { c.dm.Reset(); c.tr.reset() }
+
+// Accepted needs no bookkeeping: the next draft translates the history.
+func (c *crossDraft) Accepted(int) {}
+
+// Stats are the draft context's counts (see DraftModel.Stats).
+func (c *crossDraft) Stats() DraftStats { return c.dm.Stats() }
+
+// draft translates req's history into the draft's tokens and drafts from
+// it with dreq's other settings, returning the translation's time too.
+func (c *crossDraft) draft(req Request, nmax int) (Draft, time.Duration, error) {
+	t0 := time.Now()
+	h, err := c.tr.toDraft(req.History)
+	tr := time.Since(t0)
+	if err != nil {
+		return Draft{}, tr, err
+	}
+	dreq := req
+	dreq.History, dreq.NMax, dreq.NMin = h, nmax, 0
+	d, err := c.dm.Draft(dreq)
+	return d, tr, err
+}

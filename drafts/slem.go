@@ -17,10 +17,7 @@ import (
 // Before each draft the target's history is turned into text and that
 // into the draft's tokens, so the draft context holds exactly the accepted
 // text, even when acceptance ended inside one of its tokens.
-type SLEM struct {
-	dm *DraftModel
-	tr translator
-}
+type SLEM struct{ crossDraft }
 
 // NewSLEM makes draft-slem with the draft model in ctx for a target of
 // vocabulary target. It refuses a draft whose vocabulary shares no token
@@ -34,20 +31,11 @@ func NewSLEM(target TextVocab, ctx *engine.Context, seed uint64) (*SLEM, error) 
 	if err != nil {
 		return nil, err
 	}
-	return &SLEM{dm: dm, tr: translator{target: target, draft: draft}}, nil
+	return &SLEM{crossDraft{dm: dm, tr: translator{target: target, draft: draft}}}, nil
 }
 
 // Name is the method's --spec-type name.
 func (s *SLEM) Name() string { return terms.DraftSLEM }
-
-// Reset empties the draft context.
-func (s *SLEM) Reset() { s.dm.Reset(); s.tr.reset() }
-
-// Accepted needs no bookkeeping: the next draft translates the history.
-func (s *SLEM) Accepted(int) {}
-
-// Stats are the draft context's counts (see DraftModel.Stats).
-func (s *SLEM) Stats() DraftStats { return s.dm.Stats() }
 
 // Draft translates the history, drafts in the draft's vocabulary and
 // translates the draft back; at most req.Room target tokens, and at least
@@ -56,16 +44,7 @@ func (s *SLEM) Draft(req Request) (Draft, error) {
 	if req.Sample {
 		return Draft{}, errors.New("draft-slem proposes text, not a distribution over the target's tokens: verify by greedy or match, not rejection")
 	}
-	var tr time.Duration
-	t0 := time.Now()
-	h, err := s.tr.toDraft(req.History)
-	timed(&tr, t0)
-	if err != nil {
-		return Draft{}, err
-	}
-	dreq := req
-	dreq.History, dreq.NMin = h, 0
-	d, err := s.dm.Draft(dreq)
+	d, tr, err := s.draft(req, req.NMax)
 	if err != nil || len(d.Tokens) == 0 {
 		d.Translate, d.Source = tr, terms.DraftSLEM
 		return d, err

@@ -19,8 +19,7 @@ import (
 // sampling at temperature > 0) stays lossless. The draft context follows
 // the target's history through its text, as draft-slem's does.
 type TLI struct {
-	dm *DraftModel
-	tr translator
+	crossDraft
 	in *Intersection
 }
 
@@ -38,20 +37,11 @@ func NewTLI(target TextVocab, ctx *engine.Context, seed uint64) (*TLI, error) {
 		return nil, err
 	}
 	dm.allow = in.Allowed
-	return &TLI{dm: dm, tr: translator{target: target, draft: draft}, in: in}, nil
+	return &TLI{crossDraft: crossDraft{dm: dm, tr: translator{target: target, draft: draft}}, in: in}, nil
 }
 
 // Name is the method's --spec-type name.
 func (t *TLI) Name() string { return terms.DraftTLI }
-
-// Reset empties the draft context.
-func (t *TLI) Reset() { t.dm.Reset(); t.tr.reset() }
-
-// Accepted needs no bookkeeping: the next draft translates the history.
-func (t *TLI) Accepted(int) {}
-
-// Stats are the draft context's counts (see DraftModel.Stats).
-func (t *TLI) Stats() DraftStats { return t.dm.Stats() }
 
 // Intersection is the shared vocabulary.
 func (t *TLI) Intersection() *Intersection { return t.in }
@@ -60,19 +50,12 @@ func (t *TLI) Intersection() *Intersection { return t.in }
 // and maps the tokens (and, for rejection sampling, the distributions) to
 // the target's ids.
 func (t *TLI) Draft(req Request) (Draft, error) {
-	var tr time.Duration
-	t0 := time.Now()
-	h, err := t.tr.toDraft(req.History)
-	timed(&tr, t0)
+	d, tr, err := t.draft(req, min(req.NMax, req.Room))
 	if err != nil {
 		return Draft{}, err
 	}
-	dreq := req
-	dreq.History = h
-	dreq.NMax = min(req.NMax, req.Room)
-	d, err := t.dm.Draft(dreq)
-	if err != nil {
-		return Draft{}, err
+	if len(d.Tokens) > 0 && len(d.Tokens) < req.NMin {
+		return Draft{Reason: BelowNMin, Translate: tr, Source: terms.DraftTLI}, nil
 	}
 	t1 := time.Now()
 	for i, tok := range d.Tokens {
