@@ -142,7 +142,7 @@ Examples:
 func plotCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "plot",
-		Usage:     "draw the figures of run folders as PNG and SVG",
+		Usage:     "draw the figures of run folders as PNG, SVG and PDF",
 		ArgsUsage: "RUN...",
 		Description: `Draws, from the logs of one or more run folders: acceptance against speed
 (one point per configuration and task, baseline speed as a reference line);
