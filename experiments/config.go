@@ -187,6 +187,18 @@ func SeedConfigs() []Configuration {
 	}
 }
 
+// CrossVocabCounterfactuals are the rows that draft with the experiment's
+// own draft across vocabularies (draft-tli, draft-slem), checkpointing a
+// target that cannot drop a tail: what the seed's refused draft could
+// have done.
+func CrossVocabCounterfactuals() []Configuration {
+	cp := string(spec.Checkpoint)
+	return []Configuration{
+		{Name: terms.DraftTLI + "@checkpoint", SpecType: terms.DraftTLI, Rollback: cp},
+		{Name: terms.DraftSLEM + "@checkpoint", SpecType: terms.DraftSLEM, Rollback: cp},
+	}
+}
+
 // SeedCounterfactuals are the configurations that say what each change
 // would have given the seed: checkpointing instead of the refusal, for
 // every n-gram method alone, and the matched draft (same tokenizer) instead

@@ -101,3 +101,20 @@ func TestCompat(t *testing.T) {
 		t.Errorf("a vocabulary of no shared text: exit %d\n%s", code, errs)
 	}
 }
+
+// reproduce --cross-vocab adds the refused draft drafting across
+// vocabularies, and both rows draft.
+func TestReproduceCrossVocab(t *testing.T) {
+	lib := testenv.Lib(t)
+	out := filepath.Join(t.TempDir(), "run")
+	code, stdout, errs := speclab(t, "--llama-lib", lib.Location.Lib, "reproduce", "--out", out, "--cross-vocab", "--no-counterfactuals",
+		"--n-predict-scale", "0.1", "--progress", "none")
+	if code != 0 {
+		t.Fatalf("exit %d\n%s", code, errs)
+	}
+	for _, want := range []string{"draft-tli@checkpoint: applied", "draft-slem@checkpoint: applied", "translation between the vocabularies"} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("output lacks %q", want)
+		}
+	}
+}

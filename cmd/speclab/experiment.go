@@ -125,6 +125,7 @@ func reproduceCommand() *cli.Command {
 			"a tag (b8390, v0.5.0), a runtime version (3.18.1), latest, or seed: the last release before the seed's runs (b8390: refuse)", Value: "seed"},
 		&cli.StringFlag{Name: "matched-draft", Usage: "draft with the target's tokenizer for the counterfactual rows (default: speclab's, with the default models)"},
 		&cli.BoolFlag{Name: "no-counterfactuals", Usage: "run only the seed's five configurations"},
+		&cli.BoolFlag{Name: "cross-vocab", Usage: "add rows that draft with --draft across vocabularies (draft-tli@checkpoint, draft-slem@checkpoint): what a draft llama.cpp refuses for its vocabulary could do"},
 		&cli.BoolFlag{Name: "side-by-side", Usage: "with --server: run the same battery in-process too (the server's model and methods, or --target) and compare them in one table"},
 	)
 	return &cli.Command{
@@ -157,13 +158,16 @@ The default, seed, is b8390: the last release before the seed's runs on
 Counterfactual rows (named CONFIG@CHANGE; --no-counterfactuals leaves them out)
 measure what each change would have given: checkpointing instead of the
 refusal, each n-gram method alone, and the matched draft. Each row gets its
-acceptance, speedup and rollback cost.
+acceptance, speedup and rollback cost. --cross-vocab adds the refused draft
+drafting across vocabularies (draft-tli and draft-slem, lossless; see
+speclab compat).
 
 Examples:
    speclab reproduce
    speclab reproduce --target ~/models/qwen35-27b-fp4.gguf --draft ~/models/qwen2.5-0.5b.gguf \
        --llama-lib ~/llama.cpp/build/bin -ngl 999
    speclab reproduce --llama-behaviour latest         # as today's llama-server would
+   speclab reproduce --cross-vocab                    # and the refused draft across vocabularies
    speclab reproduce --n-predict-scale 0.25 --out runs/quick
    speclab reproduce --out runs/quick --resume`,
 		Flags: flags,
@@ -244,6 +248,12 @@ Examples:
 					return usageError{err.Error()}
 				}
 				exp.Configs = append(exp.Configs, experiments.SeedCounterfactuals(matched, beh.Rollback(), bat)...)
+			}
+			if c.Bool("cross-vocab") {
+				if exp.Draft == "" {
+					return usagef("--cross-vocab drafts with --draft: give one")
+				}
+				exp.Configs = append(exp.Configs, experiments.CrossVocabCounterfactuals()...)
 			}
 			fmt.Fprintf(c.App.ErrWriter, "behaviour: %s (--llama-behaviour)\n", beh)
 			if err := exp.Normalise(); err != nil {
