@@ -107,6 +107,7 @@ type Stats struct {
 	PromptTime   time.Duration
 	GenTime      time.Duration // from the first generated token to the end
 	Propose      time.Duration
+	Translate    time.Duration // the part of Propose spent translating between vocabularies
 	VerifyTime   time.Duration
 	Rollback     time.Duration
 	Overhead     time.Duration
@@ -406,6 +407,7 @@ func (l *loop) verifyStep(nPast int) (int, error) {
 	st.Accepted += j
 	s.Overhead = time.Since(tStep) - s.Propose - s.Verify - s.Rollback
 	st.Propose += s.Propose
+	st.Translate += s.Translate
 	st.VerifyTime += s.Verify
 	st.Rollback += s.Rollback
 	st.Overhead += s.Overhead

@@ -420,6 +420,10 @@ func printSummary(c *cli.Context, s *session, res *spec.Result, out runOutput) {
 	if st.Checkpoints > 0 {
 		fmt.Fprintf(w, "rollback    %d state checkpoints, %s restoring and replaying\n", st.Checkpoints, st.Rollback.Round(1e5))
 	}
+	if st.Translate > 0 && st.DraftSteps > 0 {
+		fmt.Fprintf(w, "translate   %.0f µs per drafting step between the vocabularies, %.0f%% of the proposer's time\n",
+			float64(st.Translate.Microseconds())/float64(st.DraftSteps), 100*st.Translate.Seconds()/st.Propose.Seconds())
+	}
 	if len(st.Empty) > 0 {
 		var rs []string
 		for r, n := range st.Empty {
