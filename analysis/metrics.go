@@ -388,7 +388,7 @@ func (d *Data) CellSpeedups() map[*Cell]float64 {
 // spread between tasks, and never goes below 0.
 func Summarize(d *Data, by []Dim) []*Summary {
 	base := newBaselines(d.Cells)
-	noise := newNoiseModel(d)
+	noise := newNoiseModel(d.Cells, base)
 	groups := map[Key]*Summary{}
 	var order []*Summary
 	for _, c := range d.Cells {

@@ -57,14 +57,13 @@ func (n Noise) String() string {
 // baseline's tokens/s over the first's, per block.
 type noiseModel struct{ d []float64 }
 
-func newNoiseModel(d *Data) *noiseModel {
+func newNoiseModel(cells []*Cell, base *baselines) *noiseModel {
 	nm := &noiseModel{}
-	for c, sp := range d.CellSpeedups() {
-		if c.AA && sp > 0 {
-			nm.d = append(nm.d, math.Log(sp))
+	for _, c := range cells {
+		if b := base.of(c); c.AA && b != nil && c.GenTPS > 0 {
+			nm.d = append(nm.d, math.Log(c.GenTPS/b.GenTPS))
 		}
 	}
-	slices.Sort(nm.d) // map order must not move the sums
 	return nm
 }
 
