@@ -244,7 +244,11 @@ func (c Costs) Predict(alpha float64, steps []int64, model bool, pos, basePos fl
 		w := float64(n)
 		if k == 0 {
 			tokens += w
-			time += w * (c.plainAt(pos) + c.NgramMs*b2f(!model))
+			empty := c.plainAt(pos)
+			if !model {
+				empty += c.NgramMs // an n-gram method looks up even when it finds nothing
+			}
+			time += w * empty
 			continue
 		}
 		kf := float64(k)
@@ -288,11 +292,4 @@ func expectedAcceptedGivenReject(alpha float64, k int) float64 {
 		return 0
 	}
 	return num / den
-}
-
-func b2f(b bool) float64 {
-	if b {
-		return 1
-	}
-	return 0
 }

@@ -44,11 +44,8 @@ type Runner struct {
 	// what the server reports.
 	Server *llamaserver.Client
 
-	Before func(c Cell) // called before each cell (tests)
-	// NoBandwidth skips the bandwidth probe at the start (tests).
-	NoBandwidth bool
-
-	bandwidth       float64 // measured at the start
+	Before          func(c Cell) // called before each cell (tests)
+	bandwidth       float64      // measured at the start
 	bandwidthSource string
 }
 
@@ -217,7 +214,7 @@ func (r *Runner) Run(ctx context.Context) (*Summary, error) {
 	if r.RollRows > 0 {
 		w.RollRows = r.RollRows
 	}
-	if srv == nil && !r.NoBandwidth {
+	if srv == nil {
 		r.bandwidth, r.bandwidthSource = measureBandwidth(r.Lib, r.Exp.Context.GPULayers)
 	}
 	var runErr error
