@@ -14,6 +14,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 	"gonum.org/v1/gonum/mat"
+	"gonum.org/v1/gonum/stat"
 
 	"github.com/speclab/speclab/analysis"
 	"github.com/speclab/speclab/engine"
@@ -293,7 +294,9 @@ func (r *benchReport) measure(ctx context.Context, s *experiments.Session, sizes
 		stepMs := func(st spec.Step) float64 { return ms(st.Propose + st.Verify + st.Rollback + st.Overhead) }
 		r.Costs.PlainMs = medianOf(both, stepMs)
 		r.Costs.PlainPos = mean(positions(both))
-		r.Costs.PlainSlopeMs = slopeByPos(both, stepMs)
+		// the loop's first steps are cold, and a lever on the fit: bins of
+		// 32 positions with at least 8 steps
+		_, r.Costs.PlainSlopeMs = fitMedians(both, func(st spec.Step) float64 { return float64(st.Pos/32*32 + 16) }, 8, stepMs)
 
 		s.Loop.Clear()
 	}()
@@ -324,7 +327,8 @@ func (r *benchReport) measure(ctx context.Context, s *experiments.Session, sizes
 	}
 	pick(ngram)
 	defer func() {
-		r.Costs.CheckFixedMs, r.Costs.CheckPerTokenMs = fitByK(drafting, func(st spec.Step) float64 { return ms(st.Overhead) })
+		r.Costs.CheckFixedMs, r.Costs.CheckPerTokenMs = fitMedians(drafting, func(st spec.Step) float64 { return float64(st.Drafted) }, 1,
+			func(st spec.Step) float64 { return ms(st.Overhead) })
 	}()
 	if s.Draft != nil {
 		// Two draft lengths, full drafts (p_min 0): the proposer's time is
@@ -455,31 +459,32 @@ func leastSquares(rows [][3]float64, ys, ws []float64, use [3]bool) (coef [3]flo
 	return coef, true
 }
 
-// fitByK fits a + b·k to f over the steps by least squares on the median
-// of f at each draft length k (a ≥ 0, b ≥ 0).
-func fitByK(steps []spec.Step, f func(spec.Step) float64) (a, b float64) {
-	byK := map[int][]spec.Step{}
+// fitMedians fits f ≈ a + b·x(step) by least squares over the medians of
+// f in each group of steps with the same x (groups of fewer than minSteps
+// left out), with a, b ≥ 0; with one group, b is 0.
+func fitMedians(steps []spec.Step, x func(spec.Step) float64, minSteps int, f func(spec.Step) float64) (a, b float64) {
+	groups := map[float64][]spec.Step{}
 	for _, st := range steps {
-		byK[st.Drafted] = append(byK[st.Drafted], st)
+		groups[x(st)] = append(groups[x(st)], st)
 	}
 	var xs, ys []float64
-	for k, group := range byK {
-		xs = append(xs, float64(k))
-		ys = append(ys, medianOf(group, f))
+	for v, g := range groups {
+		if len(g) >= minSteps {
+			xs = append(xs, v)
+			ys = append(ys, medianOf(g, f))
+		}
 	}
-	if len(xs) == 0 {
+	switch len(xs) {
+	case 0:
 		return 0, 0
+	case 1:
+		return max(0, ys[0]), 0
 	}
-	mx, my := mean(xs), mean(ys)
-	var sxy, sxx float64
-	for i := range xs {
-		sxy += (xs[i] - mx) * (ys[i] - my)
-		sxx += (xs[i] - mx) * (xs[i] - mx)
+	a, b = stat.LinearRegression(xs, ys, nil, false)
+	if b < 0 {
+		return max(0, mean(ys)), 0
 	}
-	if sxx > 0 {
-		b = max(0, sxy/sxx)
-	}
-	return max(0, my-b*mx), b
+	return max(0, a), b
 }
 
 func mean(v []float64) float64 {
@@ -488,34 +493,6 @@ func mean(v []float64) float64 {
 		s += x
 	}
 	return s / float64(len(v))
-}
-
-// slopeByPos fits f against the steps' context positions (least squares
-// over the medians of 32-position bins of at least 8 steps) and returns the
-// slope, ≥ 0.
-func slopeByPos(steps []spec.Step, f func(spec.Step) float64) float64 {
-	bins := map[int][]spec.Step{}
-	for _, st := range steps {
-		bins[st.Pos/32] = append(bins[st.Pos/32], st)
-	}
-	var xs, ys []float64
-	for b, g := range bins {
-		if len(g) < 8 { // the loop's first steps: cold, and a lever on the fit
-			continue
-		}
-		xs = append(xs, float64(b*32+16))
-		ys = append(ys, medianOf(g, f))
-	}
-	if len(xs) < 2 {
-		return 0
-	}
-	mx, my := mean(xs), mean(ys)
-	var sxy, sxx float64
-	for i := range xs {
-		sxy += (xs[i] - mx) * (ys[i] - my)
-		sxx += (xs[i] - mx) * (xs[i] - mx)
-	}
-	return max(0, sxy/sxx)
 }
 
 // maxDense is the largest b such that sizes begins 1, 2, …, b.
