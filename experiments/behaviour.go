@@ -39,23 +39,30 @@ type Behaviour struct {
 	Runtime string // the @node-llama-cpp/linux-x64 version that bundles it
 	Date    string // the release's commit date
 	Mode    HybridMode
+	// TranslatesVocab: a draft whose vocabulary fails
+	// common_speculative_are_compatible is not refused but drafts through
+	// text (common/speculative.cpp: the target's prompt detokenized and
+	// tokenized for the draft, the draft's tokens detokenized and
+	// tokenized for the target; the server logs "tokens will be translated
+	// between the draft and target models"). Later releases refuse it.
+	TranslatesVocab bool
 }
 
 // Behaviours are the releases of 2026, oldest first.
 var Behaviours = []Behaviour{
-	{"b7347", "3.14.5", "2025-12-10", Unchecked},
-	{"b7698", "3.15.0", "2026-01-10", Unchecked},
-	{"b7836", "3.15.1", "2026-01-25", Unchecked},
-	{"b8095", "3.16.0", "2026-02-19", Refused},
-	{"b8121", "3.16.2", "2026-02-21", Refused},
-	{"b8179", "3.17.1", "2026-02-27", Refused},
-	{"b8352", "3.18.0", "2026-03-15", Refused},
-	{"b8390", "3.18.1", "2026-03-17", Refused},
-	{"b9842", "3.19.0", "2026-06-29", Checkpointed},
-	{"b10068", "3.19.1", "2026-07-19", Checkpointed},
-	{"b10361", "3.20.0", "2026-08-11", Checkpointed},
-	{"v0.4.0", "3.21.1", "2026-09-12", Checkpointed},
-	{"v0.5.0", "3.22.1", "2026-09-28", Checkpointed},
+	{"b7347", "3.14.5", "2025-12-10", Unchecked, true},
+	{"b7698", "3.15.0", "2026-01-10", Unchecked, true},
+	{"b7836", "3.15.1", "2026-01-25", Unchecked, true},
+	{"b8095", "3.16.0", "2026-02-19", Refused, false},
+	{"b8121", "3.16.2", "2026-02-21", Refused, false},
+	{"b8179", "3.17.1", "2026-02-27", Refused, false},
+	{"b8352", "3.18.0", "2026-03-15", Refused, false},
+	{"b8390", "3.18.1", "2026-03-17", Refused, false},
+	{"b9842", "3.19.0", "2026-06-29", Checkpointed, false},
+	{"b10068", "3.19.1", "2026-07-19", Checkpointed, false},
+	{"b10361", "3.20.0", "2026-08-11", Checkpointed, false},
+	{"v0.4.0", "3.21.1", "2026-09-12", Checkpointed, false},
+	{"v0.5.0", "3.22.1", "2026-09-28", Checkpointed, false},
 }
 
 // SeedDate is the day the seed study ran its speculative experiments.
@@ -114,5 +121,10 @@ func (b Behaviour) String() string {
 			Refused:      "refused speculation (\"the target context does not support partial sequence removal\")",
 			Checkpointed: "checkpointed (partial state saved before each verify)",
 		}[b.Mode])
+	if b.TranslatesVocab {
+		s += "; a draft of another vocabulary is translated through text, not refused"
+	} else {
+		s += "; a draft of another vocabulary is refused"
+	}
 	return s
 }

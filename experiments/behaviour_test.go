@@ -48,6 +48,10 @@ func TestBehavioursMatchSources(t *testing.T) {
 		if got != b.Mode {
 			t.Errorf("%s (%s): the source says %s, the table %s", b.Release, b.Runtime, got, b.Mode)
 		}
+		server := read("tools/server/server-context.cpp") + read("tools/server/server.cpp")
+		if translates := strings.Contains(server, "tokens will be translated"); translates != b.TranslatesVocab {
+			t.Errorf("%s (%s): the server translates a draft of another vocabulary: %v in the source, %v in the table", b.Release, b.Runtime, translates, b.TranslatesVocab)
+		}
 		if out, err := exec.Command("git", "-C", dir, "log", "-1", "--format=%cs").Output(); err == nil {
 			if d := strings.TrimSpace(string(out)); d != b.Date {
 				t.Errorf("%s: committed %s, the table says %s", b.Release, d, b.Date)

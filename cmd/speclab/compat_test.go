@@ -118,3 +118,27 @@ func TestReproduceCrossVocab(t *testing.T) {
 		}
 	}
 }
+
+// A release that translated tokens for a draft of another vocabulary
+// (b7836) runs the seed's draft-simple rows through text, and says so;
+// the seed's release (b8390) refuses the same draft.
+func TestReproduceTranslatingRelease(t *testing.T) {
+	lib := testenv.Lib(t)
+	for _, tc := range []struct {
+		behaviour, row string
+		translated     bool
+	}{
+		{"b7836", "draft-simple: applied", true},
+		{"b8390", "draft-simple: NOT APPLIED", false},
+	} {
+		out := filepath.Join(t.TempDir(), "run")
+		code, stdout, errs := speclab(t, "--llama-lib", lib.Location.Lib, "reproduce", "--out", out, "--llama-behaviour", tc.behaviour,
+			"--no-counterfactuals", "--n-predict-scale", "0.05", "--progress", "none")
+		if code != 0 {
+			t.Fatalf("%s: exit %d\n%s", tc.behaviour, code, errs)
+		}
+		if !strings.Contains(stdout, tc.row) || strings.Contains(errs, "translated its tokens through text") != tc.translated {
+			t.Errorf("%s: want %q and translation %v\n%s\n%s", tc.behaviour, tc.row, tc.translated, errs, stdout)
+		}
+	}
+}

@@ -16,6 +16,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/speclab/speclab/analysis"
+	"github.com/speclab/speclab/drafts"
 	"github.com/speclab/speclab/engine"
 	"github.com/speclab/speclab/experiments"
 	"github.com/speclab/speclab/experiments/llamaserver"
@@ -148,7 +149,9 @@ The defaults are speclab's shipped models, chosen to match the seed:
 
 --llama-behaviour picks which llama.cpp release's handling of such targets to
 follow, and the run prints which one it used:
-- b7347 to b7836 speculated unchecked (lossy);
+- b7347 to b7836 speculated unchecked (lossy), and translated a draft of another
+  vocabulary through text instead of refusing it (speclab runs those rows as its
+  draft-slem, and says so);
 - b8095 to b8390 refused;
 - b9842 and later checkpoint.
 
@@ -241,6 +244,11 @@ Examples:
 				// them out, and say so.
 				exp.Configs = exp.Configs[:3]
 				fmt.Fprintln(c.App.ErrWriter, "no --draft: the draft-simple configurations are left out")
+			}
+			if beh.TranslatesVocab && exp.Draft != "" {
+				if err := translateRefusedDraft(c, exp, beh); err != nil {
+					return err
+				}
 			}
 			if !c.Bool("no-counterfactuals") {
 				bat, err := experiments.LoadBattery(exp.Battery)
@@ -579,4 +587,42 @@ func emptySummary(r runlog.RunRow) string {
 		parts = append(parts, fmt.Sprintf("%s %d", e.Reason, e.N))
 	}
 	return strings.Join(parts, ", ")
+}
+
+// translateRefusedDraft runs the seed's draft-simple rows as a release
+// that translated tokens would have (b7347 to b7836): when llama.cpp's
+// vocabulary rules refuse the draft, through text, with speclab's
+// draft-slem, and says so.
+func translateRefusedDraft(c *cli.Context, exp *experiments.Experiment, beh experiments.Behaviour) error {
+	lib, err := openLib(c)
+	if err != nil {
+		return err
+	}
+	load := func(path string) (*engine.Model, error) {
+		return lib.LoadModel(path, engine.ModelParams{VocabOnly: true})
+	}
+	tm, err := load(exp.Target)
+	if err != nil {
+		return err
+	}
+	defer tm.Close()
+	dm, err := load(exp.Draft)
+	if err != nil {
+		return err
+	}
+	defer dm.Close()
+	refusal := drafts.CheckCompatible(drafts.ModelVocab{M: tm}, drafts.ModelVocab{M: dm})
+	if refusal == nil {
+		return nil // the same vocabulary: draft-simple as it is
+	}
+	for i, cfg := range exp.Configs {
+		if cfg.SpecType == terms.DraftSimple && cfg.Draft == "" {
+			exp.Configs[i].SpecType = terms.DraftSLEM
+		}
+	}
+	fmt.Fprintf(c.App.ErrWriter, "vocabulary: %v; llama.cpp %s did not refuse such a draft but translated its tokens through text "+
+		"(common/speculative.cpp), so the seed's draft-simple rows run as speclab's %s, which translates through text too but is not llama.cpp's code "+
+		"(it re-tokenizes the history incrementally, and --spec-replace is not implemented) and has not been compared with that release's llama-server\n",
+		refusal, beh.Release, terms.DraftSLEM)
+	return nil
 }
