@@ -215,7 +215,7 @@ func (r *compatReport) print(c *cli.Context) {
 	fmt.Fprintf(w, "target     %s: %d tokens\n", r.Target, o.TargetSize)
 	fmt.Fprintf(w, "draft      %s: %d tokens\n", r.Draft, o.DraftSize)
 	if r.LlamaDetail != "" {
-		fmt.Fprintf(w, "llama.cpp  %s (%s): llama-server runs no speculation with this draft\n", r.Llama, r.LlamaDetail)
+		fmt.Fprintf(w, "llama.cpp  %s (%s): llama-server b8095 and later run no speculation with this draft (b7347 to b7836 translated its tokens through text)\n", r.Llama, r.LlamaDetail)
 	} else {
 		fmt.Fprintf(w, "llama.cpp  accepted: draft-simple runs as in llama-server\n")
 	}
